@@ -1,0 +1,76 @@
+namespace RdmaCs.Configuration;
+
+/// <summary>How the transfer engine may use pinned memory and the fabric. Validate with <see cref="Validate"/>.</summary>
+public sealed record EngineOptions
+{
+    /// <summary>Upper bound on bytes registered (pinned) by the engine at any instant: in-flight plus cached registrations.</summary>
+    public long BudgetBytes { get; init; } = 64L << 20;
+
+    /// <summary>Largest block one registration and one write may cover; selection coalesces adjacent pages up to it.</summary>
+    public long MaxBlockBytes { get; init; } = 1L << 20;
+
+    /// <summary>Size of a guest page, the unit of designation. A power of two.</summary>
+    public int PageSize { get; init; } = 4096;
+
+    /// <summary>
+    /// On fabrics whose registration does not pin (tcp, the in-memory fabric), <c>mlock</c> what is registered and
+    /// <c>munlock</c> what is deregistered, so the budget is real and visible as <c>VmLck</c>.
+    /// </summary>
+    public bool LockMemoryOnSoftwareFabrics { get; init; } = true;
+
+    /// <summary>Keep idle registrations while the budget allows, so later writes into them skip registration.</summary>
+    public bool RegistrationCache { get; init; } = true;
+
+    /// <summary>Most writes posted and not yet completed at once (the send queue depth the engine uses).</summary>
+    public int MaxWritesInFlight { get; init; } = 64;
+
+    /// <summary>How long a failing engine waits for posted writes to complete before it deregisters regardless.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Throws <see cref="EngineConfigurationException"/> with a message an operator can act on.</summary>
+    public void Validate()
+    {
+        if (PageSize <= 0 || (PageSize & (PageSize - 1)) != 0)
+        {
+            throw new EngineConfigurationException($"page size {PageSize} is not a power of two");
+        }
+        if (LockMemoryOnSoftwareFabrics && PageSize < Environment.SystemPageSize)
+        {
+            // mlock works on whole host pages: two engine pages sharing one host page would unlock each other.
+            throw new EngineConfigurationException(
+                $"page size {PageSize} is smaller than the host page size {Environment.SystemPageSize}; memory locking needs whole host pages");
+        }
+        if (BudgetBytes < PageSize)
+        {
+            throw new EngineConfigurationException(
+                $"budget {ByteSize.Format(BudgetBytes)} is smaller than one page ({ByteSize.Format(PageSize)}): nothing could ever be registered");
+        }
+        if (MaxBlockBytes < PageSize || MaxBlockBytes % PageSize != 0)
+        {
+            throw new EngineConfigurationException(
+                $"max block {ByteSize.Format(MaxBlockBytes)} must be a whole number of pages ({ByteSize.Format(PageSize)}) and at least one");
+        }
+        if (MaxBlockBytes > BudgetBytes)
+        {
+            throw new EngineConfigurationException(
+                $"max block {ByteSize.Format(MaxBlockBytes)} is larger than the budget {ByteSize.Format(BudgetBytes)}");
+        }
+        if (MaxBlockBytes / PageSize > int.MaxValue)
+        {
+            throw new EngineConfigurationException($"max block {ByteSize.Format(MaxBlockBytes)} is too large");
+        }
+        if (MaxWritesInFlight < 1)
+        {
+            throw new EngineConfigurationException($"writes in flight must be at least 1, not {MaxWritesInFlight}");
+        }
+        if (DrainTimeout < TimeSpan.Zero)
+        {
+            throw new EngineConfigurationException("drain timeout must not be negative");
+        }
+    }
+
+    public int PagesPerBlock => (int)(MaxBlockBytes / PageSize);
+}
+
+/// <summary>An engine option, RAM block table or fabric combination that cannot work, with the reason.</summary>
+public sealed class EngineConfigurationException(string message) : Exception(message);

@@ -1,0 +1,79 @@
+namespace RdmaCs.Fabric;
+
+/// <summary>
+/// What the engine needs from an RDMA fabric, and nothing more: register local memory, write it into a
+/// RAM block of the destination, learn when writes complete, deregister. The engine never sees
+/// provider details (keys, addressing modes); the fabric maps "RAM block i, offset o" to them.
+/// </summary>
+/// <remarks>
+/// The engine calls these from its single worker thread. Errors are thrown as <see cref="FabricException"/>
+/// (from calls) or reported as failed <see cref="FabricCompletion"/>s (from writes).
+/// </remarks>
+public interface IFabric
+{
+    /// <summary>A short name for logs: "memory", "tcp", "verbs;ofi_rxm", ...</summary>
+    string Name { get; }
+
+    /// <summary>
+    /// True when registration pins the memory itself (verbs, efa). False for software fabrics, on which
+    /// the engine locks registered memory with mlock to make the budget real.
+    /// </summary>
+    bool RegistrationPins { get; }
+
+    /// <summary>Registers [address, address + length) for local reads by writes.</summary>
+    FabricRegistration Register(nint address, long length);
+
+    /// <summary>Releases a registration; no write from it may be in flight.</summary>
+    void Deregister(FabricRegistration registration);
+
+    /// <summary>
+    /// Posts an RDMA write of [localAddress, localAddress + length), which lies inside <paramref name="source"/>,
+    /// to bytes [remoteOffset, remoteOffset + length) of the destination's RAM block <paramref name="ramBlock"/>.
+    /// Its completion carries <paramref name="context"/>.
+    /// </summary>
+    void PostWrite(FabricRegistration source, nint localAddress, long length, int ramBlock, long remoteOffset, ulong context);
+
+    /// <summary>
+    /// Sets what the fabric calls, from any thread, when completions become ready to poll (null: nothing).
+    /// It must be cheap: it only wakes the engine's worker.
+    /// </summary>
+    void SetCompletionCallback(Action? callback);
+
+    /// <summary>True when <see cref="PollCompletions"/> has something to return (checked before the worker sleeps).</summary>
+    bool HasCompletions { get; }
+
+    /// <summary>Moves completed writes into <paramref name="completions"/> without blocking; returns how many.</summary>
+    int PollCompletions(Span<FabricCompletion> completions);
+}
+
+/// <summary>A fabric's handle for one registered range; the engine owns it until it deregisters it.</summary>
+public sealed class FabricRegistration(nint address, long length, ulong key, object? providerState = null)
+{
+    public nint Address { get; } = address;
+    public long Length { get; } = length;
+
+    /// <summary>The provider's key for the registration (local descriptor or remote key, per provider).</summary>
+    public ulong Key { get; } = key;
+
+    /// <summary>Whatever the provider needs to find its own object again (an fid, a descriptor).</summary>
+    public object? ProviderState { get; } = providerState;
+
+    public bool Contains(nint address, long length) =>
+        address >= Address && length >= 0 && (long)(address - Address) <= Length - length;
+}
+
+/// <summary>The outcome of one posted write.</summary>
+/// <param name="Context">What the engine passed to <see cref="IFabric.PostWrite"/>.</param>
+/// <param name="Error">0 on success, else a negative errno.</param>
+/// <param name="Message">The provider's explanation of a failure.</param>
+public readonly record struct FabricCompletion(ulong Context, int Error = 0, string? Message = null)
+{
+    public bool Succeeded => Error == 0;
+}
+
+/// <summary>A fabric call failed; the message says which call and why.</summary>
+public class FabricException(string message, int error = 0, Exception? inner = null) : Exception(message, inner)
+{
+    /// <summary>The negative errno, when the fabric gave one.</summary>
+    public int Error { get; } = error;
+}

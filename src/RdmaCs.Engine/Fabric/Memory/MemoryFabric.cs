@@ -1,0 +1,225 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+
+namespace RdmaCs.Fabric.Memory;
+
+/// <summary>
+/// An in-process fabric: "remote" RAM blocks are buffers of this process and a write is a memcpy done by a
+/// copier thread, asynchronously, after an optional random delay. For the engine's unit tests and its
+/// benchmark; never the proof that a feature works over a real network.
+/// </summary>
+/// <remarks>
+/// It checks what a NIC would fault on, and records every breach in <see cref="Violations"/> besides
+/// throwing: a write from memory that is not registered or outside its registration, a write outside the
+/// destination RAM block, deregistering memory that a write is still reading, registering past
+/// <see cref="MemoryFabricOptions.RegistrationLimitBytes"/>.
+/// </remarks>
+public sealed unsafe class MemoryFabric : IFabric, IDisposable
+{
+    private readonly RamBlock[] _targets;
+    private readonly MemoryFabricOptions _options;
+    private readonly Random _random;
+    private readonly object _lock = new();
+    private readonly Dictionary<ulong, LiveRegistration> _registrations = new();      // guarded by _lock
+    private readonly PriorityQueue<PendingWrite, (long Due, long Number)> _pending = new(); // guarded by _lock
+    private readonly ConcurrentQueue<FabricCompletion> _completed = new();
+    private readonly ConcurrentQueue<string> _violations = new();
+    private readonly Thread _copier;
+    private Action? _completionCallback;
+    private ulong _nextKey = 1;
+    private long _writesPosted;
+    private long _registeredBytes;
+    private long _peakRegisteredBytes;
+    private bool _stopping;
+
+    public MemoryFabric(IReadOnlyList<RamBlock> targets, MemoryFabricOptions? options = null)
+    {
+        _targets = [.. targets];
+        _options = options ?? new MemoryFabricOptions();
+        _random = new Random(_options.Seed);
+        _copier = new Thread(RunCopier) { IsBackground = true, Name = "memory-fabric-copier" };
+        _copier.Start();
+    }
+
+    public string Name => "memory";
+
+    public bool RegistrationPins => false;
+
+    public bool HasCompletions => !_completed.IsEmpty;
+
+    /// <summary>Bytes registered now.</summary>
+    public long RegisteredBytes { get { lock (_lock) { return _registeredBytes; } } }
+
+    /// <summary>The most bytes that were ever registered at once.</summary>
+    public long PeakRegisteredBytes { get { lock (_lock) { return _peakRegisteredBytes; } } }
+
+    /// <summary>Registrations not yet deregistered.</summary>
+    public int ActiveRegistrations { get { lock (_lock) { return _registrations.Count; } } }
+
+    public long WritesPosted => Interlocked.Read(ref _writesPosted);
+
+    /// <summary>Every misuse seen, in words; empty when the engine behaved.</summary>
+    public IReadOnlyCollection<string> Violations => _violations;
+
+    public FabricRegistration Register(nint address, long length)
+    {
+        if (address == 0 || length <= 0)
+        {
+            throw Violation($"register: invalid range 0x{address:x}+{length}");
+        }
+        lock (_lock)
+        {
+            if (_registeredBytes > _options.RegistrationLimitBytes - length)
+            {
+                throw Violation(
+                    $"register: {length} more bytes would make {_registeredBytes + length} registered, above the limit {_options.RegistrationLimitBytes}");
+            }
+            foreach (LiveRegistration live in _registrations.Values)
+            {
+                if (address < live.Handle.Address + (nint)live.Handle.Length && live.Handle.Address < address + (nint)length)
+                {
+                    throw Violation($"register: 0x{address:x}+{length} overlaps the live registration 0x{live.Handle.Address:x}+{live.Handle.Length}");
+                }
+            }
+            var handle = new FabricRegistration(address, length, _nextKey++);
+            _registrations.Add(handle.Key, new LiveRegistration(handle));
+            _registeredBytes += length;
+            _peakRegisteredBytes = Math.Max(_peakRegisteredBytes, _registeredBytes);
+            return handle;
+        }
+    }
+
+    public void Deregister(FabricRegistration registration)
+    {
+        lock (_lock)
+        {
+            if (!_registrations.TryGetValue(registration.Key, out LiveRegistration? live))
+            {
+                throw Violation($"deregister: key {registration.Key} is not registered");
+            }
+            if (live.WritesInFlight > 0)
+            {
+                throw Violation($"deregister: {live.WritesInFlight} write(s) still read from key {registration.Key}");
+            }
+            _registrations.Remove(registration.Key);
+            _registeredBytes -= registration.Length;
+        }
+    }
+
+    public void PostWrite(FabricRegistration source, nint localAddress, long length, int ramBlock, long remoteOffset, ulong context)
+    {
+        if ((uint)ramBlock >= (uint)_targets.Length)
+        {
+            throw Violation($"write: RAM block {ramBlock} does not exist");
+        }
+        RamBlock target = _targets[ramBlock];
+        if (length <= 0 || remoteOffset < 0 || remoteOffset > target.Length - length)
+        {
+            throw Violation($"write: {length} bytes at offset {remoteOffset} leave RAM block '{target.Name}' ({target.Length} bytes)");
+        }
+        long number = Interlocked.Increment(ref _writesPosted);
+        lock (_lock)
+        {
+            if (!_registrations.TryGetValue(source.Key, out LiveRegistration? live))
+            {
+                throw Violation($"write: source key {source.Key} is not registered");
+            }
+            if (!live.Handle.Contains(localAddress, length))
+            {
+                throw Violation($"write: 0x{localAddress:x}+{length} is outside its registration 0x{live.Handle.Address:x}+{live.Handle.Length}");
+            }
+            live.WritesInFlight++;
+            long delay = _options.MaxCompletionDelay > TimeSpan.Zero
+                ? (long)(_random.NextDouble() * _options.MaxCompletionDelay.TotalSeconds * Stopwatch.Frequency)
+                : 0;
+            var write = new PendingWrite(live, localAddress, target.Address + (nint)remoteOffset, length, context, number);
+            _pending.Enqueue(write, (Stopwatch.GetTimestamp() + delay, number));
+            Monitor.Pulse(_lock);
+        }
+    }
+
+    public int PollCompletions(Span<FabricCompletion> completions)
+    {
+        int count = 0;
+        while (count < completions.Length && _completed.TryDequeue(out FabricCompletion completion))
+        {
+            completions[count++] = completion;
+        }
+        return count;
+    }
+
+    public void SetCompletionCallback(Action? callback) => Volatile.Write(ref _completionCallback, callback);
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            _stopping = true;
+            Monitor.Pulse(_lock);
+        }
+        _copier.Join();
+    }
+
+    private void RunCopier()
+    {
+        while (true)
+        {
+            PendingWrite write;
+            lock (_lock)
+            {
+                while (true)
+                {
+                    if (_stopping)
+                    {
+                        return;
+                    }
+                    if (_pending.TryPeek(out write!, out (long Due, long Number) priority))
+                    {
+                        long wait = priority.Due - Stopwatch.GetTimestamp();
+                        if (wait <= 0)
+                        {
+                            _pending.Dequeue();
+                            break;
+                        }
+                        Monitor.Wait(_lock, TimeSpan.FromSeconds((double)wait / Stopwatch.Frequency));
+                    }
+                    else
+                    {
+                        Monitor.Wait(_lock);
+                    }
+                }
+            }
+
+            FabricCompletion completion;
+            if (write.Number == _options.FailingWrite)
+            {
+                completion = new FabricCompletion(write.Context, -5, "injected write failure (memory fabric)");
+            }
+            else
+            {
+                Buffer.MemoryCopy((void*)write.Source, (void*)write.Destination, write.Length, write.Length);
+                completion = new FabricCompletion(write.Context);
+            }
+            lock (_lock)
+            {
+                write.Registration.WritesInFlight--;
+            }
+            _completed.Enqueue(completion);
+            Volatile.Read(ref _completionCallback)?.Invoke();
+        }
+    }
+
+    private FabricException Violation(string message)
+    {
+        _violations.Enqueue(message);
+        return new FabricException($"memory fabric: {message}", -22);
+    }
+
+    private sealed class LiveRegistration(FabricRegistration handle)
+    {
+        public FabricRegistration Handle { get; } = handle;
+        public int WritesInFlight { get; set; }
+    }
+
+    private sealed record PendingWrite(LiveRegistration Registration, nint Source, nint Destination, long Length, ulong Context, long Number);
+}

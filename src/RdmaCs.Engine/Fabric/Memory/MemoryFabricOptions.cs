@@ -1,0 +1,17 @@
+namespace RdmaCs.Fabric.Memory;
+
+/// <summary>How the in-process fabric behaves: its timing, its faults, and the checks it makes.</summary>
+public sealed record MemoryFabricOptions
+{
+    /// <summary>Each write completes after a random delay in [0, this]; with delays, completions come out of order.</summary>
+    public TimeSpan MaxCompletionDelay { get; init; } = TimeSpan.Zero;
+
+    /// <summary>Seed of the delays, so that a failing run can be repeated.</summary>
+    public int Seed { get; init; }
+
+    /// <summary>The write with this number (1 = the first) completes with an error instead of copying.</summary>
+    public long? FailingWrite { get; init; }
+
+    /// <summary>Registering beyond this many bytes at once is refused: the fabric's own check of the engine's budget.</summary>
+    public long RegistrationLimitBytes { get; init; } = long.MaxValue;
+}

@@ -1,0 +1,52 @@
+using System.Runtime.InteropServices;
+
+namespace RdmaCs.Memory;
+
+/// <summary>
+/// Page-aligned native memory with one owner: the stand-in for guest RAM in demos, benchmarks and tests.
+/// Freed exactly once, by <see cref="Dispose"/> or by the finalizer.
+/// </summary>
+public sealed unsafe class AlignedBuffer : SafeHandle
+{
+    public AlignedBuffer(long length, int alignment = 4096, bool zeroed = true)
+        : base(IntPtr.Zero, ownsHandle: true)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
+        Length = length;
+        void* memory = NativeMemory.AlignedAlloc((nuint)length, (nuint)alignment);
+        if (memory == null)
+        {
+            throw new OutOfMemoryException($"could not allocate {ByteSizeText(length)} aligned to {alignment}");
+        }
+        SetHandle((nint)memory);
+        if (zeroed)
+        {
+            // Also faults every page in, so that later first touches don't distort measurements.
+            NativeMemory.Clear(memory, (nuint)length);
+        }
+    }
+
+    public long Length { get; }
+
+    public nint Address => handle;
+
+    public override bool IsInvalid => handle == IntPtr.Zero;
+
+    /// <summary>The bytes of page <paramref name="page"/> (of size <paramref name="pageSize"/>).</summary>
+    public Span<byte> Page(long page, int pageSize) => new((byte*)handle + page * pageSize, pageSize);
+
+    /// <summary>A view of [offset, offset + length); at most 2 GiB at a time.</summary>
+    public Span<byte> Slice(long offset, int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(offset + length, Length);
+        return new((byte*)handle + offset, length);
+    }
+
+    protected override bool ReleaseHandle()
+    {
+        NativeMemory.AlignedFree((void*)handle);
+        return true;
+    }
+
+    private static string ByteSizeText(long length) => Configuration.ByteSize.FormatApproximate(length);
+}

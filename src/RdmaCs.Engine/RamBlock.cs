@@ -1,0 +1,10 @@
+namespace RdmaCs;
+
+/// <summary>
+/// One contiguous region of guest RAM as QEMU names it (<c>pc.ram</c>, <c>pc.bios</c>, ...): the unit the
+/// destination exposes and the engine's writes may never leave.
+/// </summary>
+/// <param name="Name">QEMU's idstr for the block; unique in a table.</param>
+/// <param name="Address">Host virtual address of the block's first byte on this side.</param>
+/// <param name="Length">Length in bytes; a whole number of pages.</param>
+public readonly record struct RamBlock(string Name, nint Address, long Length);

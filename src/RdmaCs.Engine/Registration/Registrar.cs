@@ -1,0 +1,255 @@
+using RdmaCs.Fabric;
+using RdmaCs.Memory;
+using RdmaCs.Statistics;
+
+namespace RdmaCs.Registration;
+
+/// <summary>
+/// Registers (pins) and deregisters (unpins) runs of pages, keeps idle registrations in an LRU cache that
+/// the budget bounds, and answers "which live registration covers this page". Worker thread only.
+/// </summary>
+/// <remarks>
+/// Live registrations never overlap: mlock does not nest, so unlocking one of two overlapping ranges
+/// would silently unpin the other. Runs never cross a chunk (max-block-aligned) boundary, which keeps
+/// the per-chunk lists short.
+/// </remarks>
+internal sealed class Registrar
+{
+    private readonly IFabric _fabric;
+    private readonly PinnedMemoryBudget _budget;
+    private readonly RamBlock[] _ramBlocks;
+    private readonly int _pageSize;
+    private readonly int _pagesPerChunk;
+    private readonly bool _lockMemory;
+    private readonly bool _cacheIdle;
+    private readonly EngineCounters _counters;
+    private readonly List<RegisteredRun>?[][] _byChunk;       // [RAM block][chunk] → live registrations, by first page
+    private readonly LinkedList<RegisteredRun> _idle = new(); // idle cached registrations, least recently used first
+
+    public Registrar(IFabric fabric, PinnedMemoryBudget budget, RamBlock[] ramBlocks, int pageSize, int pagesPerChunk,
+        bool lockMemory, bool cacheIdle, EngineCounters counters)
+    {
+        _fabric = fabric;
+        _budget = budget;
+        _ramBlocks = ramBlocks;
+        _pageSize = pageSize;
+        _pagesPerChunk = pagesPerChunk;
+        _lockMemory = lockMemory;
+        _cacheIdle = cacheIdle;
+        _counters = counters;
+        _byChunk = new List<RegisteredRun>?[ramBlocks.Length][];
+        for (int i = 0; i < ramBlocks.Length; i++)
+        {
+            long pages = ramBlocks[i].Length / pageSize;
+            _byChunk[i] = new List<RegisteredRun>?[(pages + pagesPerChunk - 1) / pagesPerChunk];
+        }
+    }
+
+    /// <summary>Idle cached registrations, least recently used first.</summary>
+    public LinkedList<RegisteredRun> Idle => _idle;
+
+    public int LiveCount { get; private set; }
+
+    /// <summary>The live registration that contains <paramref name="page"/>, if any.</summary>
+    public RegisteredRun? FindCovering(int ramBlock, long page)
+    {
+        List<RegisteredRun>? list = _byChunk[ramBlock][page / _pagesPerChunk];
+        if (list is null)
+        {
+            return null;
+        }
+        foreach (RegisteredRun registration in list)
+        {
+            if (registration.Contains(page))
+            {
+                return registration;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>The first page after <paramref name="page"/> where a live registration of the same chunk starts, or <paramref name="limit"/>.</summary>
+    public long NextRegisteredPage(int ramBlock, long page, long limit)
+    {
+        List<RegisteredRun>? list = _byChunk[ramBlock][page / _pagesPerChunk];
+        if (list is not null)
+        {
+            foreach (RegisteredRun registration in list)
+            {
+                if (registration.FirstPage > page)
+                {
+                    return Math.Min(registration.FirstPage, limit);
+                }
+            }
+        }
+        return limit;
+    }
+
+    /// <summary>
+    /// Registers up to <paramref name="pages"/> pages from <paramref name="firstPage"/>: evicts idle
+    /// registrations (LRU first) when the budget is short, and shrinks the run to what fits. Returns null,
+    /// with nothing changed, when not even one page fits: the caller must wait for completions.
+    /// </summary>
+    public RegisteredRun? TryRegister(int ramBlock, long firstPage, int pages)
+    {
+        long bytes = (long)pages * _pageSize;
+        while (_budget.Available < bytes && _idle.First is not null)
+        {
+            Evict(_idle.First.Value);
+        }
+        if (_budget.Available < bytes)
+        {
+            pages = (int)(_budget.Available / _pageSize);
+            bytes = (long)pages * _pageSize;
+        }
+        if (pages == 0 || !_budget.TryReserve(bytes))
+        {
+            return null;
+        }
+
+        nint address = _ramBlocks[ramBlock].Address + (nint)(firstPage * _pageSize);
+        FabricRegistration handle;
+        try
+        {
+            if (_lockMemory)
+            {
+                MemoryLock.Lock(address, bytes);
+            }
+            try
+            {
+                handle = _fabric.Register(address, bytes);
+            }
+            catch
+            {
+                if (_lockMemory)
+                {
+                    MemoryLock.Unlock(address, bytes);
+                }
+                throw;
+            }
+        }
+        catch
+        {
+            _budget.Release(bytes);
+            throw;
+        }
+
+        var registration = new RegisteredRun(ramBlock, firstPage, pages, bytes, handle, _lockMemory);
+        Insert(registration);
+        _counters.Registered(bytes);
+        return registration;
+    }
+
+    /// <summary>A write from <paramref name="registration"/> is about to be posted.</summary>
+    public void BeginWrite(RegisteredRun registration)
+    {
+        if (registration.IdleNode is not null)
+        {
+            _idle.Remove(registration.IdleNode);
+            registration.IdleNode = null;
+        }
+        registration.WritesInFlight++;
+    }
+
+    /// <summary>A write from <paramref name="registration"/> completed: cache it when idle, or give it up.</summary>
+    public void EndWrite(RegisteredRun registration)
+    {
+        if (--registration.WritesInFlight > 0)
+        {
+            return;
+        }
+        if (_cacheIdle)
+        {
+            registration.IdleNode = _idle.AddLast(registration);
+        }
+        else
+        {
+            Deregister(registration);
+        }
+    }
+
+    /// <summary>Deregisters every idle registration.</summary>
+    public void DropIdle()
+    {
+        while (_idle.First is not null)
+        {
+            Evict(_idle.First.Value);
+        }
+    }
+
+    /// <summary>
+    /// Deregisters everything, idle or not: only once no write is in flight any more (or the fabric that
+    /// could still read them is gone). Keeps going past failures and reports the first.
+    /// </summary>
+    public void DeregisterAll()
+    {
+        Exception? first = null;
+        foreach (List<RegisteredRun>?[] chunks in _byChunk)
+        {
+            foreach (List<RegisteredRun>? list in chunks)
+            {
+                while (list is { Count: > 0 })
+                {
+                    RegisteredRun registration = list[^1];
+                    if (registration.IdleNode is not null)
+                    {
+                        _idle.Remove(registration.IdleNode);
+                        registration.IdleNode = null;
+                    }
+                    try
+                    {
+                        Deregister(registration);
+                    }
+                    catch (Exception e)
+                    {
+                        // Deregister took it off the list first: it is not retried, the fabric or kernel refused it once.
+                        first ??= e;
+                    }
+                }
+            }
+        }
+        if (first is not null)
+        {
+            throw first;
+        }
+    }
+
+    private void Evict(RegisteredRun registration)
+    {
+        _idle.Remove(registration.IdleNode!);
+        registration.IdleNode = null;
+        Deregister(registration);
+        _counters.Evicted();
+    }
+
+    private void Deregister(RegisteredRun registration)
+    {
+        Remove(registration);
+        _fabric.Deregister(registration.Handle);
+        if (registration.Locked)
+        {
+            MemoryLock.Unlock(registration.Handle.Address, registration.Bytes);
+        }
+        _budget.Release(registration.Bytes);
+        _counters.Deregistered(registration.Bytes);
+    }
+
+    private void Insert(RegisteredRun registration)
+    {
+        ref List<RegisteredRun>? list = ref _byChunk[registration.RamBlock][registration.FirstPage / _pagesPerChunk];
+        list ??= new List<RegisteredRun>(4);
+        int index = 0;
+        while (index < list.Count && list[index].FirstPage < registration.FirstPage)
+        {
+            index++;
+        }
+        list.Insert(index, registration);
+        LiveCount++;
+    }
+
+    private void Remove(RegisteredRun registration)
+    {
+        _byChunk[registration.RamBlock][registration.FirstPage / _pagesPerChunk]!.Remove(registration);
+        LiveCount--;
+    }
+}

@@ -1,0 +1,60 @@
+using System.Diagnostics;
+
+namespace RdmaCs.Statistics;
+
+/// <summary>
+/// The engine's running counters. The worker is the only writer; any thread may read them, through
+/// <see cref="TransferEngine.Statistics"/>. Interlocked so that a reader never sees a torn value.
+/// </summary>
+internal sealed class EngineCounters
+{
+    private long _registrations;        // registrations made (each pins a run)
+    private long _deregistrations;      // registrations given up (each unpins a run)
+    private long _registeredBytes;      // bytes registered, summed over all registrations
+    private long _cacheHits;            // writes posted from a registration that already existed
+    private long _evictions;            // idle cached registrations given up to make room
+    private long _blocksWritten;        // writes completed successfully
+    private long _bytesWritten;         // bytes those writes carried
+    private long _writesInFlight;       // writes posted and not yet completed
+    private long _budgetWaitTicks;      // Stopwatch ticks spent with work to do but no budget for it
+    private long _flushes;              // flushes completed
+
+    public long Registrations => Volatile.Read(ref _registrations);
+    public long Deregistrations => Volatile.Read(ref _deregistrations);
+    public long RegisteredBytes => Volatile.Read(ref _registeredBytes);
+    public long CacheHits => Volatile.Read(ref _cacheHits);
+    public long Evictions => Volatile.Read(ref _evictions);
+    public long BlocksWritten => Volatile.Read(ref _blocksWritten);
+    public long BytesWritten => Volatile.Read(ref _bytesWritten);
+    public long WritesInFlight => Volatile.Read(ref _writesInFlight);
+    public TimeSpan BudgetWait => Stopwatch.GetElapsedTime(0, Volatile.Read(ref _budgetWaitTicks));
+    public long Flushes => Volatile.Read(ref _flushes);
+
+    public void Registered(long bytes)
+    {
+        Interlocked.Increment(ref _registrations);
+        Interlocked.Add(ref _registeredBytes, bytes);
+    }
+
+    public void Deregistered(long bytes) => Interlocked.Increment(ref _deregistrations);
+
+    public void CacheHit() => Interlocked.Increment(ref _cacheHits);
+
+    public void Evicted() => Interlocked.Increment(ref _evictions);
+
+    public void WritePosted() => Interlocked.Increment(ref _writesInFlight);
+
+    public void WriteCompleted(long bytes, bool succeeded)
+    {
+        Interlocked.Decrement(ref _writesInFlight);
+        if (succeeded)
+        {
+            Interlocked.Increment(ref _blocksWritten);
+            Interlocked.Add(ref _bytesWritten, bytes);
+        }
+    }
+
+    public void WaitedForBudget(long ticks) => Interlocked.Add(ref _budgetWaitTicks, ticks);
+
+    public void Flushed() => Interlocked.Increment(ref _flushes);
+}

@@ -1,0 +1,315 @@
+using System.Diagnostics;
+using RdmaCs.Fabric;
+using RdmaCs.Registration;
+using RdmaCs.Selection;
+
+namespace RdmaCs.Transfer;
+
+// The worker thread: everything here runs on it alone, so none of it takes a lock
+// (the flush request list is the one thing shared, under _flushLock).
+public sealed partial class TransferEngine
+{
+    private const int Awake = 0;
+    private const int SleepingForAnyWork = 1;       // woken by designations, completions, flushes, stop
+    private const int SleepingForCompletions = 2;   // blocked on budget or queue depth: designations don't wake it
+
+    private readonly ManualResetEventSlim _wake = new(false);
+    private readonly InFlightWrite[] _inFlight;   // by completion context
+    private readonly Stack<int> _freeSlots;       // free indexes of _inFlight
+    private int _sleeping;                        // Awake or one of the Sleeping* states; written by the worker
+    private List<FlushRequest> _sweepRequests = new(); // flushes the current sweep will complete
+    private bool _sweeping;                      // a flush sweep is under way
+    private bool _sweepScanned;                  // the sweep has passed the last page: only completions are awaited
+    private long _budgetWaitStart;               // Stopwatch timestamp when selection first found no budget; 0 if not waiting
+
+    private enum PostOutcome
+    {
+        Posted,
+        NothingDesignated,
+        NoBudget,
+    }
+
+    /// <summary>A posted write: what to release when it completes.</summary>
+    private readonly record struct InFlightWrite(RegisteredRun Registration, long FirstPage, long Bytes);
+
+    private int WritesInFlight => _options.MaxWritesInFlight - _freeSlots.Count;
+
+    private void WakeWorker()
+    {
+        if (Interlocked.Exchange(ref _sleeping, Awake) != Awake)
+        {
+            _wake.Set();
+        }
+    }
+
+    private void RunWorker()
+    {
+        var completions = new FabricCompletion[64];
+        try
+        {
+            while (!_stopping)
+            {
+                bool progress = ReapCompletions(completions) > 0;
+                StartSweepIfRequested();
+                PostOutcome outcome = PostWhileRoom(ref progress);
+                if (_sweeping && _sweepScanned && WritesInFlight == 0)
+                {
+                    FinishSweep();
+                    progress = true;
+                }
+                if (!progress)
+                {
+                    bool blocked = outcome == PostOutcome.NoBudget || (outcome == PostOutcome.Posted && WritesInFlight > 0);
+                    Sleep(blocked ? SleepingForCompletions : SleepingForAnyWork);
+                }
+            }
+            FailFlushes(new ObjectDisposedException(nameof(TransferEngine), "the transfer engine was disposed before the flush finished"));
+        }
+        catch (Exception e)
+        {
+            _failure = e;
+            _log(EngineLogLevel.Error, $"engine: failed: {e.Message}");
+            FailFlushes(Failed(e));
+        }
+        finally
+        {
+            ReleaseEverything(completions);
+        }
+    }
+
+    /// <summary>Posts writes until nothing is designated, the budget is full, or the queue is.</summary>
+    private PostOutcome PostWhileRoom(ref bool progress)
+    {
+        PostOutcome outcome = PostOutcome.Posted;
+        while (WritesInFlight < _options.MaxWritesInFlight)
+        {
+            outcome = PostNext();
+            if (outcome != PostOutcome.Posted)
+            {
+                break;
+            }
+            progress = true;
+        }
+        if (outcome == PostOutcome.NoBudget)
+        {
+            if (_budgetWaitStart == 0)
+            {
+                _budgetWaitStart = Stopwatch.GetTimestamp();
+            }
+        }
+        else if (_budgetWaitStart != 0)
+        {
+            _counters.WaitedForBudget(Stopwatch.GetTimestamp() - _budgetWaitStart);
+            _budgetWaitStart = 0;
+        }
+        return outcome;
+    }
+
+    /// <summary>Select → register (unless a live registration covers the run) → clear designation → write.</summary>
+    private PostOutcome PostNext()
+    {
+        if (!_selector.TrySelect(out Candidate candidate))
+        {
+            if (_sweeping)
+            {
+                _sweepScanned = true;
+            }
+            return PostOutcome.NothingDesignated;
+        }
+
+        RegisteredRun? registration = candidate.Covering
+            ?? _registrar.TryRegister(candidate.RamBlock, candidate.FirstPage, candidate.Pages);
+        if (registration is null)
+        {
+            return PostOutcome.NoBudget;
+        }
+        if (candidate.Covering is not null)
+        {
+            _counters.CacheHit();
+        }
+
+        // TryRegister may have shrunk the run to what the budget allowed.
+        int pages = (int)Math.Min(candidate.Pages, registration.EndPage - candidate.FirstPage);
+        PostWrite(registration, candidate.RamBlock, candidate.FirstPage, pages);
+        _selector.Advance(candidate, pages);
+        return PostOutcome.Posted;
+    }
+
+    private void PostWrite(RegisteredRun registration, int ramBlock, long firstPage, int pages)
+    {
+        // Cleared before the write reads the pages: a later change designates them again.
+        _bitmaps[ramBlock].Clear(firstPage, pages);
+
+        long offset = firstPage << _pageShift;
+        long bytes = (long)pages << _pageShift;
+        int slot = _freeSlots.Pop();
+        _inFlight[slot] = new InFlightWrite(registration, firstPage, bytes);
+        _registrar.BeginWrite(registration);
+        _counters.WritePosted();
+        try
+        {
+            _fabric.PostWrite(registration.Handle, _ramBlocks[ramBlock].Address + (nint)offset, bytes, ramBlock, offset, (ulong)slot);
+        }
+        catch
+        {
+            // Nothing was posted: undo, so the failure path does not wait for a completion that never comes.
+            _counters.WriteCompleted(bytes, succeeded: false);
+            _inFlight[slot] = default;
+            _freeSlots.Push(slot);
+            _registrar.EndWrite(registration);
+            throw;
+        }
+    }
+
+    /// <summary>Processes every completion ready now; throws for the first failed write after processing them all.</summary>
+    private int ReapCompletions(FabricCompletion[] buffer)
+    {
+        int total = 0;
+        FabricException? firstError = null;
+        int count;
+        while ((count = _fabric.PollCompletions(buffer)) > 0)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                FabricCompletion completion = buffer[i];
+                int slot = (int)completion.Context;
+                InFlightWrite write = _inFlight[slot];
+                _inFlight[slot] = default;
+                _freeSlots.Push(slot);
+                _counters.WriteCompleted(write.Bytes, completion.Succeeded);
+                _registrar.EndWrite(write.Registration);
+                if (!completion.Succeeded && firstError is null)
+                {
+                    RamBlock block = _ramBlocks[write.Registration.RamBlock];
+                    firstError = new FabricException(
+                        $"RDMA write of {write.Bytes} bytes to RAM block '{block.Name}' at offset 0x{write.FirstPage << _pageShift:x} failed: " +
+                        $"{completion.Message ?? "no reason given"} ({completion.Error})", completion.Error);
+                }
+            }
+            total += count;
+        }
+        if (firstError is not null)
+        {
+            throw firstError;
+        }
+        return total;
+    }
+
+    private void StartSweepIfRequested()
+    {
+        if (_sweeping)
+        {
+            return;
+        }
+        lock (_flushLock)
+        {
+            if (_pendingFlushes.Count == 0)
+            {
+                return;
+            }
+            (_sweepRequests, _pendingFlushes) = (_pendingFlushes, _sweepRequests);
+        }
+        _sweeping = true;
+        _sweepScanned = false;
+        _selector.BeginSweep();
+    }
+
+    private void FinishSweep()
+    {
+        _sweeping = false;
+        _selector.EndSweep();
+        foreach (FlushRequest request in _sweepRequests)
+        {
+            _counters.Flushed();
+            _log(EngineLogLevel.Debug, $"engine: flush {request.Sequence} done");
+            request.Complete();
+        }
+        _sweepRequests.Clear();
+    }
+
+    private void FailFlushes(Exception error)
+    {
+        List<FlushRequest> pending;
+        lock (_flushLock)
+        {
+            _flushesRefused = error;
+            pending = [.. _sweepRequests, .. _pendingFlushes];
+            _sweepRequests.Clear();
+            _pendingFlushes.Clear();
+        }
+        foreach (FlushRequest request in pending)
+        {
+            request.Fail(error);
+        }
+    }
+
+    /// <summary>
+    /// Sleeps until woken. The state is published before the last look for work, and wakers set the event
+    /// after publishing their work, so a wake-up cannot fall between the look and the wait.
+    /// </summary>
+    private void Sleep(int state)
+    {
+        _wake.Reset();
+        Interlocked.Exchange(ref _sleeping, state);
+        if (_stopping || HasWork(state))
+        {
+            Interlocked.Exchange(ref _sleeping, Awake);
+            return;
+        }
+        _wake.Wait();
+    }
+
+    private bool HasWork(int state)
+    {
+        if (_fabric.HasCompletions)
+        {
+            return true;
+        }
+        if (state == SleepingForCompletions)
+        {
+            return false;
+        }
+        lock (_flushLock)
+        {
+            if (_pendingFlushes.Count > 0)
+            {
+                return true;
+            }
+        }
+        return _bitmaps.Any(bitmap => bitmap.FindNext(0, bitmap.PageCount) >= 0);
+    }
+
+    /// <summary>Waits (bounded) for posted writes, then deregisters and unpins everything.</summary>
+    private void ReleaseEverything(FabricCompletion[] buffer)
+    {
+        long deadline = Stopwatch.GetTimestamp() + (long)(_options.DrainTimeout.TotalSeconds * Stopwatch.Frequency);
+        while (WritesInFlight > 0 && Stopwatch.GetTimestamp() < deadline)
+        {
+            try
+            {
+                if (ReapCompletions(buffer) == 0)
+                {
+                    Thread.Sleep(1);
+                }
+            }
+            catch (FabricException e)
+            {
+                _log(EngineLogLevel.Warning, $"engine: while draining: {e.Message}");
+            }
+        }
+        if (WritesInFlight > 0)
+        {
+            _log(EngineLogLevel.Warning,
+                $"engine: {WritesInFlight} write(s) still in flight after {_options.DrainTimeout.TotalSeconds:0.#} s; deregistering regardless");
+        }
+        try
+        {
+            _registrar.DeregisterAll();
+        }
+        catch (Exception e)
+        {
+            _failure ??= e;
+            _log(EngineLogLevel.Error, $"engine: deregistration failed: {e.Message}");
+        }
+    }
+}
