@@ -106,17 +106,30 @@ public sealed partial class TransferEngine : IDisposable
         return true;
     }
 
-    /// <summary>Designates every page that [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="length"/>) touches.</summary>
+    /// <summary>
+    /// Designates every page that [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="length"/>) touches,
+    /// and wakes the worker once, at the end.
+    /// </summary>
     public void DesignateRange(int ramBlock, long offset, long length)
     {
         if (length <= 0)
         {
             return;
         }
+        long first = offset >> _pageShift;
         long last = (offset + length - 1) >> _pageShift;
-        for (long page = offset >> _pageShift; page <= last; page++)
+        if ((uint)ramBlock >= (uint)_bitmaps.Length || first < 0 || last >= _bitmaps[ramBlock].PageCount)
         {
-            DesignatePage(ramBlock, page);
+            ThrowOutOfRange(ramBlock, first < 0 ? first : last);
+        }
+        bool any = false;
+        for (long page = first; page <= last; page++)
+        {
+            any |= _bitmaps[ramBlock].Designate(page);
+        }
+        if (any && Volatile.Read(ref _sleeping) == SleepingForAnyWork)
+        {
+            WakeWorker();
         }
     }
 

@@ -21,8 +21,12 @@ internal sealed class TransferHarness : IDisposable
         Options = options;
         _sources = [.. blockBytes.Select(length => new AlignedBuffer(length))];
         _destinations = [.. blockBytes.Select(length => new AlignedBuffer(length))];
-        Fabric = new MemoryFabric(Blocks(_destinations),
-            (fabricOptions ?? new MemoryFabricOptions()) with { RegistrationLimitBytes = options.BudgetBytes });
+        // The fabric refuses any registration past the budget: the check at every registration.
+        fabricOptions ??= new MemoryFabricOptions();
+        Fabric = new MemoryFabric(Blocks(_destinations), fabricOptions with
+        {
+            RegistrationLimitBytes = Math.Min(fabricOptions.RegistrationLimitBytes, options.BudgetBytes),
+        });
         Engine = new TransferEngine(options, Fabric, Blocks(_sources), (level, message) => Log.Enqueue($"{level}: {message}"));
     }
 

@@ -129,9 +129,8 @@ public sealed unsafe class MemoryFabric : IFabric, IDisposable
                 throw Violation($"write: 0x{localAddress:x}+{length} is outside its registration 0x{live.Handle.Address:x}+{live.Handle.Length}");
             }
             live.WritesInFlight++;
-            long delay = _options.MaxCompletionDelay > TimeSpan.Zero
-                ? (long)(_random.NextDouble() * _options.MaxCompletionDelay.TotalSeconds * Stopwatch.Frequency)
-                : 0;
+            double delaySeconds = _options.CompletionDelay.TotalSeconds + _random.NextDouble() * _options.CompletionJitter.TotalSeconds;
+            long delay = (long)(delaySeconds * Stopwatch.Frequency);
             var write = new PendingWrite(live, localAddress, target.Address + (nint)remoteOffset, length, context, number);
             _pending.Enqueue(write, (Stopwatch.GetTimestamp() + delay, number));
             Monitor.Pulse(_lock);

@@ -3,10 +3,13 @@ namespace RdmaCs.Fabric.Memory;
 /// <summary>How the in-process fabric behaves: its timing, its faults, and the checks it makes.</summary>
 public sealed record MemoryFabricOptions
 {
-    /// <summary>Each write completes after a random delay in [0, this]; with delays, completions come out of order.</summary>
-    public TimeSpan MaxCompletionDelay { get; init; } = TimeSpan.Zero;
+    /// <summary>Each write completes no sooner than this after it was posted.</summary>
+    public TimeSpan CompletionDelay { get; init; } = TimeSpan.Zero;
 
-    /// <summary>Seed of the delays, so that a failing run can be repeated.</summary>
+    /// <summary>A random extra delay in [0, this] per write; with it, completions come out of order.</summary>
+    public TimeSpan CompletionJitter { get; init; } = TimeSpan.Zero;
+
+    /// <summary>Seed of the jitter, so that a failing run can be repeated.</summary>
     public int Seed { get; init; }
 
     /// <summary>The write with this number (1 = the first) completes with an error instead of copying.</summary>

@@ -1,0 +1,99 @@
+using RdmaCs.Configuration;
+using RdmaCs.Fabric.Memory;
+using RdmaCs.Tests.Infrastructure;
+
+namespace RdmaCs.Tests;
+
+public class RegistrationCacheTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public void A_page_designated_inside_a_cached_registration_is_written_without_a_new_registration()
+    {
+        var options = new EngineOptions { BudgetBytes = 64 << 10, MaxBlockBytes = 16 << 10 };
+        using var harness = new TransferHarness(options, [1 << 20]);
+        for (long page = 0; page < 4; page++)
+        {
+            harness.Modify(0, page, version: 1);
+        }
+        harness.Engine.Flush(1, Timeout);
+        long registrations = harness.Engine.Statistics.Registrations;
+
+        harness.Modify(0, 2, version: 2);
+        harness.Engine.Flush(2, Timeout);
+
+        Assert.Equal(registrations, harness.Engine.Statistics.Registrations);
+        Assert.Equal(1, harness.Engine.Statistics.CacheHits);
+        harness.AssertDestinationEqualsSource();
+        harness.DisposeEngineAndAssertNothingPinned();
+    }
+
+    [Fact]
+    public void When_the_budget_is_full_the_least_recently_used_idle_registration_is_evicted()
+    {
+        // One page per registration and room for two: A and B cached, A used again, then C needs room.
+        var options = new EngineOptions { BudgetBytes = 2 * 4096, MaxBlockBytes = 4096 };
+        using var harness = new TransferHarness(options, [64 << 10]);
+        void Write(long page, int version)
+        {
+            harness.Modify(0, page, version);
+            harness.Engine.Flush(version, Timeout);
+        }
+
+        Write(0, 1);  // A
+        Write(1, 2);  // B
+        Write(0, 3);  // A again: a hit, and now B is the least recently used
+        Assert.Equal(2, harness.Engine.Statistics.Registrations);
+        Assert.Equal(1, harness.Engine.Statistics.CacheHits);
+
+        Write(2, 4);  // C: evicts B
+        Assert.Equal(1, harness.Engine.Statistics.Evictions);
+        Write(0, 5);  // A survived
+        Assert.Equal(3, harness.Engine.Statistics.Registrations);
+        Assert.Equal(2, harness.Engine.Statistics.CacheHits);
+        Write(1, 6);  // B did not
+        Assert.Equal(4, harness.Engine.Statistics.Registrations);
+
+        Assert.Equal(2 * 4096, harness.Engine.Statistics.PinnedBytes);
+        harness.AssertDestinationEqualsSource();
+        harness.AssertFabricClean();
+        harness.DisposeEngineAndAssertNothingPinned();
+    }
+
+    [Fact]
+    public void Without_the_cache_nothing_stays_registered_after_a_flush()
+    {
+        var options = new EngineOptions { BudgetBytes = 64 << 10, MaxBlockBytes = 16 << 10, RegistrationCache = false };
+        using var harness = new TransferHarness(options, [1 << 20]);
+        harness.Engine.DesignateRange(0, 0, 1 << 20);
+        harness.Engine.Flush(1, Timeout);
+        Assert.Equal(0, harness.Engine.Statistics.PinnedBytes);
+        Assert.Equal(0, harness.Fabric.ActiveRegistrations);
+        Assert.Equal(harness.Engine.Statistics.Registrations, harness.Engine.Statistics.Deregistrations);
+        harness.DisposeEngineAndAssertNothingPinned();
+    }
+
+    [Fact]
+    public void A_block_is_shrunk_to_what_the_budget_has_left_while_writes_are_in_flight()
+    {
+        // Budget 6 pages, blocks of 4: the first block takes 4 pages and stays in flight, so the second
+        // is registered as the 2 pages that fit, and the last 2 wait for budget.
+        var options = new EngineOptions { BudgetBytes = 6 * 4096, MaxBlockBytes = 4 * 4096 };
+        var slow = new MemoryFabricOptions { CompletionDelay = TimeSpan.FromMilliseconds(200) };
+        using var harness = new TransferHarness(options, [64 << 10], slow);
+        for (long page = 0; page < 8; page++)
+        {
+            TransferHarness.FillPage(harness.SourcePage(0, page), 0, page, 1);
+        }
+        harness.Engine.DesignateRange(0, 0, 8 * 4096);
+        harness.Engine.Flush(1, Timeout);
+
+        Assert.Equal(6 * 4096, harness.Fabric.PeakRegisteredBytes);
+        Assert.Equal(3, harness.Engine.Statistics.Registrations);
+        Assert.True(harness.Engine.Statistics.BudgetWait > TimeSpan.Zero, "the last pages should have waited for budget");
+        harness.AssertDestinationEqualsSource();
+        harness.AssertFabricClean();
+        harness.DisposeEngineAndAssertNothingPinned();
+    }
+}
