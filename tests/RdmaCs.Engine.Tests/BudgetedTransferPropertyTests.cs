@@ -39,7 +39,7 @@ public class BudgetedTransferPropertyTests
     [Fact]
     public void Designated_pages_arrive_with_their_latest_content_and_the_budget_holds()
     {
-        Scenarios.Sample(Run, iter: 120, threads: 1);
+        Scenarios.Sample(Run, iter: 300, threads: 1);
     }
 
     private static void Run(Scenario scenario)

@@ -20,7 +20,7 @@ public class ConcurrentDesignationTests
             start.SignalAndWait();
             for (int round = 1; round <= RoundsPerThread; round++)
             {
-                for (int i = 0; i < 2000; i++)
+                for (int i = 0; i < 20_000; i++)
                 {
                     int block = random.Next(harness.BlockCount);
                     long page = random.NextInt64(harness.PageCount(block));

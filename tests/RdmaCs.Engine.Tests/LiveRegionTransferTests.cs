@@ -18,17 +18,7 @@ public class LiveRegionTransferTests
         var options = new EngineOptions { BudgetBytes = 8 << 20, MaxBlockBytes = 1 << 20 };
         using var harness = new TransferHarness(options, [RegionBytes]);
         long pages = harness.PageCount(0);
-        long peakLocked = 0;
         using var stop = new CancellationTokenSource();
-
-        var sampler = new Thread(() =>
-        {
-            while (!stop.IsCancellationRequested)
-            {
-                peakLocked = Math.Max(peakLocked, ProcessMemoryStatus.ReadLockedBytes());
-                Thread.Sleep(1);
-            }
-        });
         long rewrites = 0;
         using var writing = new ManualResetEventSlim();
         var writer = new Thread(() =>
@@ -51,7 +41,7 @@ public class LiveRegionTransferTests
         {
             harness.Modify(0, page, version: 0);
         }
-        sampler.Start();
+        var sampler = new LockedMemorySampler(interval: TimeSpan.FromMilliseconds(1));
         writer.Start();
         writing.Wait();
         for (int round = 1; round <= 6; round++)
@@ -61,12 +51,13 @@ public class LiveRegionTransferTests
         stop.Cancel();
         writer.Join();
         harness.Engine.Flush(7, TimeSpan.FromSeconds(120));
-        sampler.Join();
+        sampler.Dispose();
 
         harness.AssertDestinationEqualsSource();
         harness.AssertFabricClean();
         Assert.True(Volatile.Read(ref rewrites) > 1000, "the writer stopped before the rounds");
-        Assert.InRange(peakLocked, 0, options.BudgetBytes);
+        Assert.True(sampler.Samples.Count > 10, "VmLck was hardly sampled");
+        Assert.InRange(sampler.PeakBytes, 0, options.BudgetBytes);
         Assert.True(harness.Engine.Statistics.BytesWritten > RegionBytes, "rewritten pages should have been sent again");
         harness.DisposeEngineAndAssertNothingPinned();
     }

@@ -84,7 +84,7 @@ public class RegistrationCacheTests
         using var harness = new TransferHarness(options, [64 << 10], slow);
         for (long page = 0; page < 8; page++)
         {
-            TransferHarness.FillPage(harness.SourcePage(0, page), 0, page, 1);
+            PagePattern.Fill(harness.SourcePage(0, page), 0, page, 1);
         }
         harness.Engine.DesignateRange(0, 0, 8 * 4096);
         harness.Engine.Flush(1, Timeout);

@@ -32,6 +32,9 @@ public sealed unsafe class AlignedBuffer : SafeHandle
 
     public override bool IsInvalid => handle == IntPtr.Zero;
 
+    /// <summary>Zeroes the whole buffer.</summary>
+    public void Clear() => NativeMemory.Clear((void*)handle, (nuint)Length);
+
     /// <summary>The bytes of page <paramref name="page"/> (of size <paramref name="pageSize"/>).</summary>
     public Span<byte> Page(long page, int pageSize) => new((byte*)handle + page * pageSize, pageSize);
 

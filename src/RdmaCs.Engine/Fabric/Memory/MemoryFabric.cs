@@ -31,6 +31,7 @@ public sealed unsafe class MemoryFabric : IFabric, IDisposable
     private long _registeredBytes;
     private long _peakRegisteredBytes;
     private bool _stopping;
+    private bool _held;
 
     public MemoryFabric(IReadOnlyList<RamBlock> targets, MemoryFabricOptions? options = null)
     {
@@ -147,6 +148,23 @@ public sealed unsafe class MemoryFabric : IFabric, IDisposable
         return count;
     }
 
+    /// <summary>
+    /// While true, posted writes are not carried out: they stay in flight. Lets a benchmark or test freeze the
+    /// engine's worker in a known state (waiting for completions) without stopping it.
+    /// </summary>
+    public bool HoldWrites
+    {
+        get { lock (_lock) { return _held; } }
+        set
+        {
+            lock (_lock)
+            {
+                _held = value;
+                Monitor.Pulse(_lock);
+            }
+        }
+    }
+
     public void SetCompletionCallback(Action? callback) => Volatile.Write(ref _completionCallback, callback);
 
     public void Dispose()
@@ -172,7 +190,7 @@ public sealed unsafe class MemoryFabric : IFabric, IDisposable
                     {
                         return;
                     }
-                    if (_pending.TryPeek(out write!, out (long Due, long Number) priority))
+                    if (!_held && _pending.TryPeek(out write!, out (long Due, long Number) priority))
                     {
                         long wait = priority.Due - Stopwatch.GetTimestamp();
                         if (wait <= 0)

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every test of rdma-cs: what CI runs (.ci/run), and what the README's test command is.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+scripts/setup.sh
+
+echo "== .NET tests (engine)"
+dotnet test Plugin.sln -c Release --nologo -v quiet --logger "console;verbosity=normal"
+
+echo "== the demo moves and verifies a live region (main job, small)"
+./rdmacs demo --json --size 64M --budget 8M --rounds 3 > build/demo-smoke.json
+grep -q '"verified": true' build/demo-smoke.json
+
+echo "== all tests passed"

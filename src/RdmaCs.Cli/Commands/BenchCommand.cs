@@ -1,0 +1,33 @@
+using System.CommandLine;
+using RdmaCs.Cli.Bench;
+
+namespace RdmaCs.Cli.Commands;
+
+/// <summary><c>rdmacs bench ...</c>: benchmarks that print their figures beside a baseline measured in the same run.</summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var bench = new Command("bench", "Benchmarks; each compares against a baseline measured in the same run.");
+        bench.Subcommands.Add(EngineBenchCommand());
+        return bench;
+    }
+
+    private static Command EngineBenchCommand()
+    {
+        var size = new SizeOption("--size", "region moved by the throughput runs", "1G");
+        var budget = new SizeOption("--budget", "pinned-memory budget of the budgeted run", "64M");
+        var maxBlock = new SizeOption("--max-block", "largest block one registration and write covers", "1M");
+        var repeat = CountOption.Create("--repeat", "runs of each kind, alternated; medians are reported", 9, minimum: 1);
+        var json = new Option<bool>("--json") { Description = "print the figures as JSON only" };
+        var command = new Command("engine",
+            "Designation cost per page, and the engine's throughput over the in-memory fabric with mlock pinning at a " +
+            "budget versus an unbounded budget (the same region, the same run).")
+        {
+            size, budget, maxBlock, repeat, json,
+        };
+        command.SetAction(parse => EngineBenchmark.Run(new EngineBenchmark.Settings(
+            size.Get(parse), budget.Get(parse), maxBlock.Get(parse), parse.GetValue(repeat), parse.GetValue(json))));
+        return command;
+    }
+}
