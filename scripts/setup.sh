@@ -3,7 +3,7 @@
 # Idempotent, and quiet when everything is there already. Needs root (or sudo) only when it installs.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-mapfile -t packages < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$here/apt-packages.txt")
+mapfile -t packages < <(sed -e 's/#.*//' "$here/apt-packages.txt" | awk 'NF { print $1 }')
 
 missing=()
 for package in "${packages[@]}"; do
