@@ -1,0 +1,136 @@
+using System.Runtime.InteropServices;
+using RdmaCs.Bindings.LibFabric;
+
+namespace RdmaCs.Fabric.LibFabric;
+
+/// <summary>A connected endpoint and its completion queue.</summary>
+public sealed unsafe class FabricEndpoint : IDisposable
+{
+    private fid_ep* _ep;
+    private fid_cq* _cq;
+
+    internal FabricEndpoint(FabricDomain domain, fi_info* info)
+    {
+        try
+        {
+            fid_ep* ep;
+            FabricCall.Check(Fi.fi_endpoint(domain.Domain, info, &ep, null), "fi_endpoint");
+            _ep = ep;
+            // A wait object lets the destination's progress thread sleep in the provider until data arrives.
+            var attributes = new fi_cq_attr
+            {
+                size = Math.Max(info->tx_attr->size, 64),
+                format = fi_cq_format.FI_CQ_FORMAT_CONTEXT,
+                wait_obj = fi_wait_obj.FI_WAIT_UNSPEC,
+            };
+            fid_cq* cq;
+            FabricCall.Check(Fi.fi_cq_open(domain.Domain, &attributes, &cq, null), "fi_cq_open");
+            _cq = cq;
+            FabricCall.Check(Fi.fi_ep_bind(_ep, &domain.EventQueue->fid, 0), "fi_ep_bind (event queue)");
+            FabricCall.Check(Fi.fi_ep_bind(_ep, &_cq->fid, Fi.FI_TRANSMIT | Fi.FI_RECV), "fi_ep_bind (completion queue)");
+            FabricCall.Check(Fi.fi_enable(_ep), "fi_enable");
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    internal fid_ep* Handle => _ep;
+
+    /// <summary>Posts an RMA write; false when the send queue is full (-FI_EAGAIN): progress, then try again.</summary>
+    public bool TryWrite(nint local, long length, void* descriptor, ulong remoteAddress, ulong key, ulong context)
+    {
+        long result = Fi.fi_write(_ep, (void*)local, (nuint)length, descriptor, 0, remoteAddress, key, (void*)context);
+        if (FabricCall.IsAgain(result))
+        {
+            return false;
+        }
+        FabricCall.Check(result, "fi_write");
+        return true;
+    }
+
+    /// <summary>
+    /// Reads completions without blocking (or, with <paramref name="waitMilliseconds"/> &gt; 0, sleeping in the provider up to
+    /// that long). Drives the provider's progress, which the tcp provider needs on both sides. Failed operations come back
+    /// with the provider's reason.
+    /// </summary>
+    public int ReadCompletions(Span<FabricCompletion> completions, int waitMilliseconds = 0)
+    {
+        const int Batch = 64;
+        fi_cq_entry* entries = stackalloc fi_cq_entry[Batch];
+        long result = waitMilliseconds > 0
+            ? Fi.fi_cq_sread(_cq, entries, (nuint)Math.Min(Batch, Math.Max(1, completions.Length)), null, waitMilliseconds)
+            : Fi.fi_cq_read(_cq, entries, (nuint)Math.Min(Batch, completions.Length));
+        if (result > 0)
+        {
+            for (int i = 0; i < result; i++)
+            {
+                completions[i] = new FabricCompletion((ulong)entries[i].op_context);
+            }
+            return (int)result;
+        }
+        if (result == -Fi.FI_EAVAIL && completions.Length > 0)
+        {
+            fi_cq_err_entry error;
+            FabricCall.Check(Fi.fi_cq_readerr(_cq, &error, 0), "fi_cq_readerr");
+            byte* text = stackalloc byte[256];
+            string detail = Marshal.PtrToStringUTF8((nint)Fi.fi_cq_strerror(_cq, error.prov_errno, error.err_data, (sbyte*)text, 256)) ?? "";
+            completions[0] = new FabricCompletion((ulong)error.op_context, -error.err,
+                $"{FabricCall.Describe(error.err)}{(detail.Length > 0 ? $" ({detail})" : "")}");
+            return 1;
+        }
+        if (FabricCall.IsAgain(result) || result == -Fi.FI_ETIMEDOUT)
+        {
+            return 0;
+        }
+        FabricCall.Check(result, "fi_cq_read");
+        return 0;
+    }
+
+    /// <summary>Closes the endpoint first (no more remote access through it), then its completion queue.</summary>
+    public void Dispose()
+    {
+        if (_ep != null)
+        {
+            Fi.fi_close(&_ep->fid);
+            _ep = null;
+        }
+        if (_cq != null)
+        {
+            Fi.fi_close(&_cq->fid);
+            _cq = null;
+        }
+    }
+}
+
+/// <summary>One registered range: its key (what the peer names it by) and descriptor (what local writes pass).</summary>
+public sealed unsafe class FabricMemoryRegion : IDisposable
+{
+    private fid_mr* _mr;
+
+    internal FabricMemoryRegion(FabricDomain domain, nint address, long length, ulong access, ulong requestedKey)
+    {
+        Address = address;
+        Length = length;
+        fid_mr* mr;
+        FabricCall.Check(Fi.fi_mr_reg(domain.Domain, (void*)address, (nuint)length, access, 0, requestedKey, 0, &mr, null),
+            $"fi_mr_reg of {length} bytes");
+        _mr = mr;
+    }
+
+    public nint Address { get; }
+    public long Length { get; }
+    public ulong Key => Fi.fi_mr_key(_mr);
+    public void* Descriptor => Fi.fi_mr_desc(_mr);
+
+    public void Dispose()
+    {
+        if (_mr != null)
+        {
+            Fi.fi_close(&_mr->fid);
+            _mr = null;
+        }
+    }
+}

@@ -1,0 +1,126 @@
+using System.Runtime.InteropServices;
+using RdmaCs.Bindings.LibFabric;
+
+namespace RdmaCs.Fabric.LibFabric;
+
+/// <summary>
+/// One <c>fi_info</c> chosen by <c>fi_getinfo</c>: the provider, fabric and domain rdma-cs will use, for
+/// connected endpoints (FI_EP_MSG) with RMA writes. Owns the list it came from (<c>fi_freeinfo</c>).
+/// </summary>
+public sealed unsafe class FabricInfo : IDisposable
+{
+    /// <summary>Providers tried, in order, when none is named: RDMA NICs first, software last.</summary>
+    public static readonly string[] AutomaticOrder = ["verbs", "efa", "tcp"];
+
+    /// <summary>The memory registration modes rdma-cs can handle (what verbs asks for; tcp asks for none).</summary>
+    private const int SupportedMrMode = Fi.FI_MR_LOCAL | Fi.FI_MR_VIRT_ADDR | Fi.FI_MR_ALLOCATED | Fi.FI_MR_PROV_KEY;
+
+    private fi_info* _list;
+
+    private FabricInfo(fi_info* list, string reason)
+    {
+        _list = list;
+        Reason = reason;
+    }
+
+    public fi_info* Info => _list;
+
+    /// <summary>Why this provider: what was asked and what the others answered.</summary>
+    public string Reason { get; }
+
+    public string Provider => Marshal.PtrToStringUTF8((nint)_list->fabric_attr->prov_name) ?? "?";
+
+    public string Domain => Marshal.PtrToStringUTF8((nint)_list->domain_attr->name) ?? "?";
+
+    public int MrMode => _list->domain_attr->mr_mode;
+
+    /// <summary>Remote addresses are virtual addresses of the target (verbs); otherwise offsets from the registration (tcp).</summary>
+    public bool RemoteAddressIsVirtual => (MrMode & Fi.FI_MR_VIRT_ADDR) != 0;
+
+    /// <summary>Writes must carry the local registration's descriptor.</summary>
+    public bool NeedsLocalDescriptor => (MrMode & Fi.FI_MR_LOCAL) != 0;
+
+    /// <summary>The provider chooses registration keys (verbs); otherwise the application does (tcp).</summary>
+    public bool ProviderChoosesKeys => (MrMode & Fi.FI_MR_PROV_KEY) != 0;
+
+    /// <summary>True when writes complete only once the data is in the target's memory.</summary>
+    public bool DeliveryComplete { get; private set; }
+
+    /// <summary>
+    /// Finds a provider for connected RMA endpoints. <paramref name="provider"/> null or "auto" tries
+    /// <see cref="AutomaticOrder"/>; otherwise only that provider. <paramref name="passive"/> resolves
+    /// <paramref name="node"/>:<paramref name="service"/> as the local address to listen on.
+    /// </summary>
+    public static FabricInfo Find(string? provider, string? node, string? service, bool passive)
+    {
+        string[] candidates = provider is null or "auto" ? AutomaticOrder : [provider];
+        var refusals = new List<string>();
+        foreach (string candidate in candidates)
+        {
+            // Delivery-complete first: a write's completion then means the bytes are in the destination's memory.
+            foreach (bool delivery in new[] { true, false })
+            {
+                int result = TryGetInfo(candidate, node, service, passive, delivery, out fi_info* list);
+                if (result == 0 && list != null)
+                {
+                    string reason = provider is null or "auto"
+                        ? $"automatic choice: {string.Join(", ", refusals.Append($"{candidate}: available"))}"
+                        : "named on the command line";
+                    return new FabricInfo(list, reason) { DeliveryComplete = delivery };
+                }
+                if (!delivery)
+                {
+                    refusals.Add($"{candidate}: {FabricCall.Describe(result)}");
+                }
+            }
+        }
+        throw new FabricException(
+            $"no libfabric provider offers connected RMA endpoints for {node ?? "*"}:{service ?? "*"} ({string.Join("; ", refusals)})" +
+            (provider is null or "auto" ? "" : "; try --provider auto"));
+    }
+
+    private static int TryGetInfo(string provider, string? node, string? service, bool passive, bool deliveryComplete, out fi_info* list)
+    {
+        list = null;
+        fi_info* hints = Fi.fi_dupinfo(null);
+        if (hints == null)
+        {
+            throw new OutOfMemoryException("fi_allocinfo failed");
+        }
+        nint nodeText = node is null ? 0 : Marshal.StringToCoTaskMemUTF8(node);
+        nint serviceText = service is null ? 0 : Marshal.StringToCoTaskMemUTF8(service);
+        try
+        {
+            hints->caps = Fi.FI_RMA | Fi.FI_WRITE | Fi.FI_REMOTE_WRITE;
+            hints->mode = 0; // no mode bits: rdma-cs passes plain contexts, not fi_context structures
+            hints->ep_attr->type = fi_ep_type.FI_EP_MSG;
+            hints->domain_attr->mr_mode = SupportedMrMode;
+            hints->domain_attr->threading = fi_threading.FI_THREAD_SAFE;
+            hints->tx_attr->op_flags = deliveryComplete ? Fi.FI_DELIVERY_COMPLETE : 0;
+            // fi_freeinfo frees prov_name with free(); CoTaskMem is malloc on Linux.
+            hints->fabric_attr->prov_name = (sbyte*)Marshal.StringToCoTaskMemUTF8(provider);
+            fi_info* found;
+            int result = Fi.fi_getinfo(Fi.FI_VERSION(1, 17), (sbyte*)nodeText, (sbyte*)serviceText, passive ? Fi.FI_SOURCE : 0, hints, &found);
+            if (result == 0)
+            {
+                list = found;
+            }
+            return result;
+        }
+        finally
+        {
+            Fi.fi_freeinfo(hints);
+            Marshal.FreeCoTaskMem(nodeText);
+            Marshal.FreeCoTaskMem(serviceText);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_list != null)
+        {
+            Fi.fi_freeinfo(_list);
+            _list = null;
+        }
+    }
+}

@@ -1,0 +1,152 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using RdmaCs.Bindings.LibFabric;
+using RdmaCs.Transfer;
+
+namespace RdmaCs.Fabric.LibFabric;
+
+/// <summary>
+/// The engine's fabric over libfabric: registrations are libfabric memory regions, writes are <c>fi_write</c> into
+/// the destination's registered RAM blocks, completions come from the endpoint's completion queue. A progress
+/// thread reads that queue: the tcp provider moves data only while someone does, and the engine's worker may be
+/// asleep. The caller owns the domain and endpoint and closes them after this.
+/// </summary>
+public sealed unsafe class LibFabricFabric : IFabric, IDisposable
+{
+    /// <summary>Providers that implement RMA in software and pin nothing (the engine then locks memory itself).</summary>
+    private static readonly HashSet<string> SoftwareProviders = ["tcp", "sockets", "udp", "shm"];
+
+    private static readonly TimeSpan SendQueueTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly FabricDomain _domain;
+    private readonly FabricEndpoint _endpoint;
+    private readonly RemoteBlock[] _remote;
+    private readonly ConcurrentQueue<FabricCompletion> _completed = new();
+    private readonly ManualResetEventSlim _writesPosted = new(false);
+    private readonly Thread _progress;
+    private Action? _completionCallback;
+    private long _writesInFlight;
+    private ulong _nextKey = 1;
+    private volatile bool _stopping;
+    private volatile Exception? _progressFailure;
+
+    public LibFabricFabric(FabricDomain domain, FabricEndpoint endpoint, IReadOnlyList<RemoteBlock> remote)
+    {
+        _domain = domain;
+        _endpoint = endpoint;
+        _remote = [.. remote];
+        string provider = domain.Info.Provider.Split(';')[0];
+        RegistrationPins = !SoftwareProviders.Contains(provider);
+        Name = domain.Info.Provider;
+        _progress = new Thread(RunProgress) { IsBackground = true, Name = "rdmacs-fabric-progress" };
+        _progress.Start();
+    }
+
+    public string Name { get; }
+
+    public bool RegistrationPins { get; }
+
+    public bool HasCompletions => !_completed.IsEmpty;
+
+    public FabricRegistration Register(nint address, long length)
+    {
+        // With FI_MR_PROV_KEY the provider ignores the requested key; without it, keys must be unique per domain.
+        FabricMemoryRegion region = _domain.Register(address, length, Fi.FI_WRITE, Interlocked.Increment(ref _nextKey));
+        return new FabricRegistration(address, length, region.Key, region);
+    }
+
+    public void Deregister(FabricRegistration registration) => ((FabricMemoryRegion)registration.ProviderState!).Dispose();
+
+    public void PostWrite(FabricRegistration source, nint localAddress, long length, int ramBlock, long remoteOffset, ulong context)
+    {
+        if (_progressFailure is { } failure)
+        {
+            throw new FabricException($"the fabric's progress thread failed: {failure.Message}", inner: failure);
+        }
+        if ((uint)ramBlock >= (uint)_remote.Length || remoteOffset < 0 || length <= 0 || remoteOffset > _remote[ramBlock].Length - length)
+        {
+            throw new FabricException($"write of {length} bytes at offset {remoteOffset} does not fit destination RAM block #{ramBlock}");
+        }
+        RemoteBlock target = _remote[ramBlock];
+        var region = (FabricMemoryRegion)source.ProviderState!;
+        ulong remoteAddress = target.BaseAddress + (ulong)remoteOffset;
+        Interlocked.Increment(ref _writesInFlight);
+        long deadline = Stopwatch.GetTimestamp() + (long)(SendQueueTimeout.TotalSeconds * Stopwatch.Frequency);
+        try
+        {
+            var spinner = new SpinWait();
+            while (!_endpoint.TryWrite(localAddress, length, region.Descriptor, remoteAddress, target.Key, context))
+            {
+                // The send queue is full: the progress thread frees it as completions arrive.
+                _writesPosted.Set();
+                if (Stopwatch.GetTimestamp() > deadline)
+                {
+                    throw new FabricException($"the send queue stayed full for {SendQueueTimeout.TotalSeconds:0} s: is the destination still there?");
+                }
+                spinner.SpinOnce(sleep1Threshold: -1);
+            }
+        }
+        catch
+        {
+            Interlocked.Decrement(ref _writesInFlight);
+            throw;
+        }
+        _writesPosted.Set();
+    }
+
+    public int PollCompletions(Span<FabricCompletion> completions)
+    {
+        int count = 0;
+        while (count < completions.Length && _completed.TryDequeue(out FabricCompletion completion))
+        {
+            completions[count++] = completion;
+        }
+        return count;
+    }
+
+    public void SetCompletionCallback(Action? callback) => Volatile.Write(ref _completionCallback, callback);
+
+    /// <summary>Stops the progress thread. Writes still in flight never complete after this: close the endpoint next.</summary>
+    public void Dispose()
+    {
+        _stopping = true;
+        _writesPosted.Set();
+        _progress.Join();
+        _writesPosted.Dispose();
+    }
+
+    private void RunProgress()
+    {
+        var completions = new FabricCompletion[64];
+        try
+        {
+            while (!_stopping)
+            {
+                if (Interlocked.Read(ref _writesInFlight) == 0)
+                {
+                    _writesPosted.Wait(TimeSpan.FromMilliseconds(50));
+                    _writesPosted.Reset();
+                    continue;
+                }
+                int count = _endpoint.ReadCompletions(completions);
+                if (count == 0)
+                {
+                    Thread.Yield();
+                    continue;
+                }
+                for (int i = 0; i < count; i++)
+                {
+                    _completed.Enqueue(completions[i]);
+                }
+                Interlocked.Add(ref _writesInFlight, -count);
+                Volatile.Read(ref _completionCallback)?.Invoke();
+            }
+        }
+        catch (Exception e)
+        {
+            // The engine learns of it at its next write; in-flight writes will never complete.
+            _progressFailure = e;
+            Volatile.Read(ref _completionCallback)?.Invoke();
+        }
+    }
+}
