@@ -10,7 +10,28 @@ internal static class BenchCommand
     {
         var bench = new Command("bench", "Benchmarks; each compares against a baseline measured in the same run.");
         bench.Subcommands.Add(EngineBenchCommand());
+        bench.Subcommands.Add(TransferBenchCommand());
         return bench;
+    }
+
+    private static Command TransferBenchCommand()
+    {
+        var size = new SizeOption("--size", "region written in each run", "1G");
+        var budget = new SizeOption("--budget", "pinned-memory budget of the budgeted run", "64M");
+        var maxBlock = new SizeOption("--max-block", "largest block one registration and write covers (also the baselines' write size)", "1M");
+        var provider = SharedOptions.Provider();
+        var json = new Option<bool>("--json") { Description = "print the figures as JSON only" };
+        var plot = new Option<FileInfo?>("--plot") { Description = "draw pinned bytes and data sent over time for the three runs into this PNG" };
+        var repeat = CountOption.Create("--repeat", "runs of each kind, alternated; the median run of each is reported", 3, minimum: 1);
+        var command = new Command("transfer",
+            "One region written over libfabric to a receiver process on loopback, three ways in one run: raw (fi_write from a " +
+            "buffer registered beforehand), pin_all (register and pin everything, then write), budgeted (the engine at the budget).")
+        {
+            size, budget, maxBlock, provider, repeat, json, plot,
+        };
+        command.SetAction(parse => TransferBenchmark.Execute(new TransferBenchmark.Settings(
+            size.Get(parse), budget.Get(parse), maxBlock.Get(parse), parse.GetValue(provider)!, parse.GetValue(repeat), parse.GetValue(json), parse.GetValue(plot))));
+        return command;
     }
 
     private static Command EngineBenchCommand()

@@ -1,13 +1,14 @@
 using System.Diagnostics;
 using RdmaCs.Fabric.Memory;
+using RdmaCs.Transfer;
 
 namespace RdmaCs.Cli.Demo;
 
 /// <summary>
-/// Stands in for a running guest: rewrites whole pages at a steady rate (mostly in a hot set, sometimes
-/// anywhere) and designates each, as QEMU's dirty log would.
+/// Stands in for a running guest: rewrites whole pages of one RAM block at a steady rate (mostly in a hot set,
+/// sometimes anywhere) and designates each, as QEMU's dirty log would.
 /// </summary>
-internal sealed class DirtyingWriter(MemoryTransfer transfer, int pagesPerSecond) : IDisposable
+internal sealed class DirtyingWriter(RamBlock block, TransferEngine engine, int pagesPerSecond) : IDisposable
 {
     private volatile bool _stopping;
     private long _rewrites;
@@ -30,28 +31,29 @@ internal sealed class DirtyingWriter(MemoryTransfer transfer, int pagesPerSecond
 
     public void Dispose() => Stop();
 
-    private void Run()
+    private unsafe void Run()
     {
         if (pagesPerSecond == 0)
         {
             return;
         }
         var random = new Random(7);
-        long pages = transfer.PageCount(0);
+        int pageSize = engine.PageSize;
+        long pages = block.Length / pageSize;
         long hotPages = Math.Max(1, pages / 8);
         long started = Stopwatch.GetTimestamp();
         int version = 1;
         while (!_stopping)
         {
             // Pace: never ahead of pagesPerSecond since the start.
-            double due = (double)Rewrites / pagesPerSecond;
-            if (Stopwatch.GetElapsedTime(started).TotalSeconds < due)
+            if (Stopwatch.GetElapsedTime(started).TotalSeconds < (double)Rewrites / pagesPerSecond)
             {
                 Thread.Sleep(1);
                 continue;
             }
             long page = random.Next(4) == 0 ? random.NextInt64(pages) : random.NextInt64(hotPages);
-            transfer.Rewrite(0, page, ++version);
+            PagePattern.Fill(new Span<byte>((byte*)block.Address + page * pageSize, pageSize), 0, page, ++version);
+            engine.DesignatePage(0, page);
             Interlocked.Increment(ref _rewrites);
         }
     }

@@ -19,7 +19,7 @@ internal sealed class ProgressLine : IDisposable
     private DateTime _lastTime = DateTime.UtcNow;
     private bool _finished;
 
-    public ProgressLine(TransferEngine engine, int rounds)
+    public ProgressLine(TransferEngine engine)
     {
         _engine = engine;
         if (_live)

@@ -87,11 +87,13 @@ internal sealed class Registrar
 
     /// <summary>
     /// Registers up to <paramref name="pages"/> pages from <paramref name="firstPage"/>: evicts idle
-    /// registrations (LRU first) when the budget is short, and shrinks the run to what fits. Returns null,
-    /// with nothing changed, when not even one page fits: the caller must wait for completions.
+    /// registrations (LRU first) when the budget is short, and shrinks the run to what fits, but not below
+    /// <paramref name="minimumPages"/>. Returns null, with nothing changed, when that does not fit: the caller
+    /// must wait for completions.
     /// </summary>
-    public RegisteredRun? TryRegister(int ramBlock, long firstPage, int pages)
+    public RegisteredRun? TryRegister(int ramBlock, long firstPage, int pages, int minimumPages = 1)
     {
+        int requested = pages;
         long bytes = (long)pages * _pageSize;
         while (_budget.Available < bytes && _idle.First is not null)
         {
@@ -102,7 +104,7 @@ internal sealed class Registrar
             pages = (int)(_budget.Available / _pageSize);
             bytes = (long)pages * _pageSize;
         }
-        if (pages == 0 || !_budget.TryReserve(bytes))
+        if (pages < Math.Clamp(minimumPages, 1, requested) || !_budget.TryReserve(bytes))
         {
             return null;
         }

@@ -119,8 +119,11 @@ public sealed partial class TransferEngine
             return PostOutcome.NothingDesignated;
         }
 
+        // While writes are in flight, a completion will soon free a whole block: shrinking a run far below one
+        // would only splinter the budget into small registrations that stay small (a run is registered as it is).
+        int minimumPages = WritesInFlight > 0 ? Math.Max(1, _options.PagesPerBlock / 4) : 1;
         RegisteredRun? registration = candidate.Covering
-            ?? _registrar.TryRegister(candidate.RamBlock, candidate.FirstPage, candidate.Pages);
+            ?? _registrar.TryRegister(candidate.RamBlock, candidate.FirstPage, candidate.Pages, minimumPages);
         if (registration is null)
         {
             return PostOutcome.NoBudget;

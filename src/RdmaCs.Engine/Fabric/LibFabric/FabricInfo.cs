@@ -63,6 +63,11 @@ public sealed unsafe class FabricInfo : IDisposable
                 int result = TryGetInfo(candidate, node, service, passive, delivery, out fi_info* list);
                 if (result == 0 && list != null)
                 {
+                    // Providers may answer with op_flags cleared; the endpoint takes its default flags from here.
+                    if (delivery)
+                    {
+                        list->tx_attr->op_flags |= Fi.FI_DELIVERY_COMPLETE;
+                    }
                     string reason = provider is null or "auto"
                         ? $"automatic choice: {string.Join(", ", refusals.Append($"{candidate}: available"))}"
                         : "named on the command line";

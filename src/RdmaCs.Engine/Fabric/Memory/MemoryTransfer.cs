@@ -36,6 +36,9 @@ public sealed class MemoryTransfer : IDisposable
 
     public long PageCount(int block) => _sources[block].Length / PageSize;
 
+    /// <summary>Source RAM block <paramref name="block"/> as the engine sees it.</summary>
+    public RamBlock SourceBlock(int block) => Engine.RamBlocks[block];
+
     public Span<byte> SourcePage(int block, long page) => _sources[block].Page(page, PageSize);
 
     /// <summary>Rewrites a whole source page with a pattern unique to (block, page, version), then designates it.</summary>

@@ -1,0 +1,228 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using RdmaCs.Cli.Output;
+using RdmaCs.Cli.Remote;
+using RdmaCs.Configuration;
+using RdmaCs.Fabric;
+using RdmaCs.Fabric.Memory;
+using RdmaCs.Memory;
+using RdmaCs.Remote;
+using RdmaCs.Statistics;
+using RdmaCs.Transfer;
+
+namespace RdmaCs.Cli.Bench;
+
+/// <summary>
+/// <c>rdmacs bench transfer</c>: one region written over libfabric to a receiver process on loopback, three
+/// ways in one run: <c>raw</c> (fi_write from one buffer registered beforehand: the fabric's limit),
+/// <c>pin_all</c> (register and pin the whole region, then write: QEMU's rdma-pin-all), and <c>budgeted</c>
+/// (the engine at the budget, with mlock pinning).
+/// </summary>
+internal static class TransferBenchmark
+{
+    public sealed record Settings(long SizeBytes, long BudgetBytes, long MaxBlockBytes, string Provider, int Repeat, bool Json, FileInfo? Plot);
+
+    public sealed record Run(string Kind, TimeSpan Time, bool Verified, long PeakLockedBytes, long PeakPinnedBytes,
+        IReadOnlyList<(TimeSpan At, long Bytes)> Locked, IReadOnlyList<(TimeSpan At, long Bytes)> Sent)
+    {
+        public double Gbps(long size) => size / Time.TotalSeconds / 1e9;
+    }
+
+    private const int PageSize = 4096;
+    private const int Window = 64;
+
+    public static int Execute(Settings settings)
+    {
+        var options = new EngineOptions { BudgetBytes = settings.BudgetBytes, MaxBlockBytes = settings.MaxBlockBytes };
+        try
+        {
+            options.Validate();
+        }
+        catch (EngineConfigurationException e)
+        {
+            Console.Error.WriteLine($"rdmacs bench transfer: {e.Message}");
+            return 2;
+        }
+        string token = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+        using var receiver = new ReceiverProcess(settings.SizeBytes, token);
+        int port = receiver.WaitForPort(TimeSpan.FromSeconds(60));
+        var source = new SourceOptions { Host = "127.0.0.1", Port = port, Token = token, Provider = settings.Provider };
+        using var memory = new AlignedBuffer(settings.SizeBytes);
+        var block = new RamBlock("ram0", memory.Address, memory.Length);
+        EngineLog log = (level, message) => { if (level >= EngineLogLevel.Warning) { Console.Error.WriteLine($"  {level}: {message}"); } };
+
+        var all = new List<Run>();
+        int version = 0;
+        // The first pass warms up both processes (JIT, socket buffers) and is not reported.
+        string[] kinds = ["warm-up", .. Enumerable.Repeat<string[]>(["raw", "pin_all", "budgeted"], settings.Repeat).SelectMany(k => k)];
+        foreach (string kind in kinds)
+        {
+            Console.Error.WriteLine($"rdmacs bench transfer: {kind}...");
+            // New contents for every run, so that each run's verification proves its own writes.
+            version++;
+            for (long page = 0; page < memory.Length / PageSize; page++)
+            {
+                PagePattern.Fill(memory.Page(page, PageSize), 0, page, version);
+            }
+            Run run = kind == "budgeted" ? Budgeted(source, options, block, log) : Baseline(kind == "warm-up" ? "raw" : kind, source, block, settings.MaxBlockBytes, log);
+            all.Add(run with { Kind = kind });
+        }
+
+        List<Run> runs = [.. all.Skip(1)];
+        Run raw = Median(runs, "raw"), pinAll = Median(runs, "pin_all"), budgeted = Median(runs, "budgeted");
+        var result = new JsonObject
+        {
+            ["benchmark"] = "transfer",
+            ["size_bytes"] = settings.SizeBytes,
+            ["budget_bytes"] = settings.BudgetBytes,
+            ["max_block_bytes"] = settings.MaxBlockBytes,
+            ["raw_gbps"] = Report.Round(raw.Gbps(settings.SizeBytes)),
+            ["pin_all_gbps"] = Report.Round(pinAll.Gbps(settings.SizeBytes)),
+            ["budgeted_gbps"] = Report.Round(budgeted.Gbps(settings.SizeBytes)),
+            ["budgeted_vs_raw"] = Report.Round(budgeted.Gbps(settings.SizeBytes) / raw.Gbps(settings.SizeBytes)),
+            ["budgeted_time_vs_pin_all"] = Report.Round(budgeted.Time / pinAll.Time),
+            ["peak_pinned_bytes"] = budgeted.PeakPinnedBytes,
+            ["peak_vmlck_bytes"] = runs.Where(run => run.Kind == "budgeted").Max(run => run.PeakLockedBytes),
+            ["pin_all_peak_vmlck_bytes"] = pinAll.PeakLockedBytes,
+            ["verified"] = all.All(run => run.Verified),
+            ["runs_ms"] = new JsonObject
+            {
+                ["raw"] = RunsMs(runs, "raw"), ["pin_all"] = RunsMs(runs, "pin_all"), ["budgeted"] = RunsMs(runs, "budgeted"),
+            },
+            ["repeat"] = settings.Repeat,
+            ["targets"] = new JsonObject { ["budgeted_vs_raw"] = 0.90, ["budgeted_time_vs_pin_all"] = 1.0 },
+        };
+        if (settings.Plot is not null)
+        {
+            TransferPlot.Draw(settings.Plot.FullName, [raw, pinAll, budgeted], settings.BudgetBytes);
+            result["plot"] = settings.Plot.FullName;
+        }
+        if (settings.Json)
+        {
+            Report.PrintJson(result);
+        }
+        else
+        {
+            Console.Out.WriteLine($"Transfer benchmark: {ByteSize.FormatApproximate(settings.SizeBytes)} over libfabric to a receiver process on loopback");
+            foreach (Run run in new[] { raw, pinAll, budgeted })
+            {
+                Report.Line(run.Kind, $"{run.Gbps(settings.SizeBytes):0.00} GB/s, {run.Time.TotalMilliseconds:0} ms, peak VmLck {ByteSize.FormatApproximate(run.PeakLockedBytes)}{(run.Verified ? "" : ", NOT VERIFIED")}");
+            }
+            Report.Line("budgeted / raw", $"{result["budgeted_vs_raw"]}   (target >= 0.90)");
+            Report.Line("budgeted time / pin_all", $"{result["budgeted_time_vs_pin_all"]}   (target <= 1.0)");
+        }
+        return all.All(run => run.Verified) && (long)result["peak_vmlck_bytes"]! <= settings.BudgetBytes ? 0 : 1;
+    }
+
+    /// <summary>The run of that kind with the median time.</summary>
+    private static Run Median(List<Run> runs, string kind)
+    {
+        Run[] sorted = [.. runs.Where(run => run.Kind == kind).OrderBy(run => run.Time)];
+        return sorted[sorted.Length / 2];
+    }
+
+    private static JsonArray RunsMs(List<Run> runs, string kind) =>
+        new([.. runs.Where(run => run.Kind == kind).Select(run => (JsonNode)Report.Round(run.Time.TotalMilliseconds))]);
+
+    /// <summary>raw and pin_all: the fabric driven directly, <see cref="Window"/> writes of max-block size in flight.</summary>
+    private static Run Baseline(string kind, SourceOptions source, RamBlock block, long chunk, EngineLog log)
+    {
+        using var session = SourceSession.OpenWithoutEngine(source, PageSize, [block], log);
+        IFabric fabric = session.Fabric;
+        bool pinAll = kind == "pin_all";
+        FabricRegistration? registration = pinAll ? null : fabric.Register(block.Address, block.Length);
+        using var locked = new LockedMemorySampler();
+        var sent = new List<(TimeSpan, long)>();
+        Stopwatch clock = Stopwatch.StartNew();
+        if (pinAll)
+        {
+            // What rdma-pin-all does before the first byte moves: every page of the guest pinned and registered.
+            if (!fabric.RegistrationPins)
+            {
+                MemoryLock.Lock(block.Address, block.Length);
+            }
+            registration = fabric.Register(block.Address, block.Length);
+        }
+        WriteAll(fabric, registration!, block, chunk, clock, sent);
+        TimeSpan time = clock.Elapsed;
+        session.Fence(1);
+        fabric.Deregister(registration!);
+        if (pinAll && !fabric.RegistrationPins)
+        {
+            MemoryLock.Unlock(block.Address, block.Length);
+        }
+        locked.Dispose();
+        bool verified = session.Finish().Verified;
+        return new Run(kind, time, verified, locked.PeakBytes, pinAll ? block.Length : 0, locked.Samples, sent);
+    }
+
+    private static void WriteAll(IFabric fabric, FabricRegistration registration, RamBlock block, long chunk, Stopwatch clock, List<(TimeSpan, long)> sent)
+    {
+        var completions = new FabricCompletion[Window];
+        long offset = 0, done = 0;
+        int inFlight = 0;
+        while (offset < block.Length || inFlight > 0)
+        {
+            while (inFlight < Window && offset < block.Length)
+            {
+                long length = Math.Min(chunk, block.Length - offset);
+                fabric.PostWrite(registration, block.Address + (nint)offset, length, 0, offset, (ulong)length);
+                offset += length;
+                inFlight++;
+            }
+            int count = fabric.PollCompletions(completions);
+            for (int i = 0; i < count; i++)
+            {
+                if (!completions[i].Succeeded)
+                {
+                    throw new FabricException($"write failed: {completions[i].Message}", completions[i].Error);
+                }
+                done += (long)completions[i].Context;
+            }
+            inFlight -= count;
+            if (count == 0)
+            {
+                Thread.Yield();
+            }
+            else
+            {
+                sent.Add((clock.Elapsed, done));
+            }
+        }
+    }
+
+    private static Run Budgeted(SourceOptions source, EngineOptions options, RamBlock block, EngineLog log)
+    {
+        using var session = SourceSession.Open(source, options, [block], log);
+        using var locked = new LockedMemorySampler();
+        var sent = new List<(TimeSpan, long)>();
+        Stopwatch clock = Stopwatch.StartNew();
+        bool running = true;
+        // A thread of its own: thread-pool timers stall when both cores are busy, and the plot would show it.
+        var sampler = new Thread(() =>
+        {
+            while (Volatile.Read(ref running))
+            {
+                lock (sent)
+                {
+                    sent.Add((clock.Elapsed, session.Engine.Statistics.BytesWritten));
+                }
+                Thread.Sleep(2);
+            }
+        }) { IsBackground = true };
+        sampler.Start();
+        session.Engine.DesignateRange(0, 0, block.Length);
+        session.CompleteRound(1);
+        TimeSpan time = clock.Elapsed;
+        Volatile.Write(ref running, false);
+        sampler.Join();
+        EngineStatistics statistics = session.Engine.Statistics;
+        bool verified = session.Finish().Verified;
+        locked.Dispose();
+        lock (sent)
+        {
+            return new Run("budgeted", time, verified, locked.PeakBytes, statistics.PeakPinnedBytes, locked.Samples, [.. sent]);
+        }
+    }
+}

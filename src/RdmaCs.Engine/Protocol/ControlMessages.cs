@@ -1,0 +1,80 @@
+namespace RdmaCs.Protocol;
+
+/// <summary>A control message between source and destination; see <see cref="MessageCodec"/> for the bytes.</summary>
+public abstract record ControlMessage
+{
+    public abstract MessageType Type { get; }
+}
+
+public enum MessageType : ushort
+{
+    Hello = 1,
+    Accept = 2,
+    Fence = 3,
+    FenceAck = 4,
+    Done = 5,
+    PageHashes = 6,
+    HashesEnd = 7,
+    Verdict = 8,
+    Error = 9,
+}
+
+/// <summary>One RAM block as the source describes it: name and length.</summary>
+public readonly record struct BlockDescriptor(string Name, long Length);
+
+/// <summary>How the source must address one destination RAM block: registration key and base address (0 when offsets).</summary>
+public readonly record struct RemoteKey(ulong Key, ulong BaseAddress);
+
+/// <summary>Source → destination, first: who I am (token), what I will write (page size, RAM blocks), over which provider.</summary>
+public sealed record Hello(int PageSize, string Token, string Provider, IReadOnlyList<BlockDescriptor> Blocks) : ControlMessage
+{
+    public override MessageType Type => MessageType.Hello;
+}
+
+/// <summary>Destination → source: where to connect the RDMA endpoint, with which connection nonce, and each block's key.</summary>
+public sealed record Accept(string Provider, int FabricPort, int MrMode, ulong Nonce, IReadOnlyList<RemoteKey> Blocks) : ControlMessage
+{
+    public override MessageType Type => MessageType.Accept;
+}
+
+/// <summary>Source → destination: every write of round <paramref name="Sequence"/> has completed.</summary>
+public sealed record Fence(long Sequence) : ControlMessage
+{
+    public override MessageType Type => MessageType.Fence;
+}
+
+/// <summary>Destination → source: fence <paramref name="Sequence"/> seen.</summary>
+public sealed record FenceAck(long Sequence) : ControlMessage
+{
+    public override MessageType Type => MessageType.FenceAck;
+}
+
+/// <summary>Source → destination: the transfer is over; revoke remote access and report the pages' hashes.</summary>
+public sealed record Done() : ControlMessage
+{
+    public override MessageType Type => MessageType.Done;
+}
+
+/// <summary>Destination → source: hashes of consecutive pages of one block.</summary>
+public sealed record PageHashes(int Block, long FirstPage, ulong[] Hashes) : ControlMessage
+{
+    public override MessageType Type => MessageType.PageHashes;
+}
+
+/// <summary>Destination → source: all hashes sent.</summary>
+public sealed record HashesEnd() : ControlMessage
+{
+    public override MessageType Type => MessageType.HashesEnd;
+}
+
+/// <summary>Source → destination: whether every page's hash matched.</summary>
+public sealed record Verdict(bool Verified, long Mismatches, string Detail) : ControlMessage
+{
+    public override MessageType Type => MessageType.Verdict;
+}
+
+/// <summary>Either way: the sender gives up, and says why.</summary>
+public sealed record ErrorMessage(string Reason) : ControlMessage
+{
+    public override MessageType Type => MessageType.Error;
+}

@@ -1,0 +1,224 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using RdmaCs.Bindings.LibFabric;
+using RdmaCs.Fabric;
+using RdmaCs.Fabric.LibFabric;
+using RdmaCs.Protocol;
+using RdmaCs.Transfer;
+
+namespace RdmaCs.Remote;
+
+/// <summary>What one session on the destination came to.</summary>
+public sealed record DestinationSessionResult(string Peer, bool Verified, string? Error, string? Provider, long Fences, TimeSpan Duration);
+
+/// <summary>
+/// The destination: listens for sources on a TCP control port, and for each admitted source exposes its RAM
+/// blocks for RDMA writes (registered with FI_REMOTE_WRITE) only after the token checked out, runs a progress
+/// thread while the source writes, and revokes access (closes the endpoint and the registrations) before it
+/// reports the pages' hashes. A failed session releases everything and leaves the server listening.
+/// </summary>
+public sealed class DestinationServer : IDisposable
+{
+    private readonly DestinationOptions _options;
+    private readonly RamBlock[] _blocks;
+    private readonly int _pageSize;
+    private readonly EngineLog _log;
+    private readonly Socket _listener;
+
+    public DestinationServer(DestinationOptions options, IReadOnlyList<RamBlock> blocks, int pageSize, EngineLog log)
+    {
+        _options = options;
+        _blocks = [.. blocks];
+        _pageSize = pageSize;
+        _log = log;
+        _listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        _listener.Bind(new IPEndPoint(IPAddress.Parse(options.ListenHost), options.Port));
+        _listener.Listen(4);
+        Port = ((IPEndPoint)_listener.LocalEndPoint!).Port;
+    }
+
+    /// <summary>The control port actually bound (useful when 0 was asked for).</summary>
+    public int Port { get; }
+
+    /// <summary>Waits for one source and runs its session to the end, successful or not.</summary>
+    public DestinationSessionResult ServeOne(CancellationToken cancellation = default)
+    {
+        Socket socket = _listener.AcceptAsync(cancellation).AsTask().GetAwaiter().GetResult();
+        using var control = new ControlChannel(socket);
+        var clock = Stopwatch.StartNew();
+        var session = new Session(this, control);
+        try
+        {
+            session.Run();
+            return new DestinationSessionResult(control.Peer, session.Verified, null, session.Provider, session.Fences, clock.Elapsed);
+        }
+        catch (Exception e) when (e is ProtocolException or PeerLostException or PeerReportedException or FabricException or TimeoutException)
+        {
+            _log(EngineLogLevel.Error, $"serve: session with {control.Peer} failed: {e.Message}");
+            if (e is not (PeerLostException or PeerReportedException))
+            {
+                control.TrySendError(e.Message);
+            }
+            return new DestinationSessionResult(control.Peer, false, e.Message, session.Provider, session.Fences, clock.Elapsed);
+        }
+        finally
+        {
+            session.Release();
+        }
+    }
+
+    public void Dispose() => _listener.Dispose();
+
+    /// <summary>One source, from hello to verdict. Owns every fabric object it opens; <see cref="Release"/> closes them all.</summary>
+    private sealed unsafe class Session(DestinationServer server, ControlChannel control)
+    {
+        private readonly List<FabricMemoryRegion> _exposed = [];
+        private FabricInfo? _info;
+        private FabricDomain? _domain;
+        private FabricListener? _listener;
+        private FabricEndpoint? _endpoint;
+        private Thread? _progress;
+        private volatile bool _stopProgress;
+
+        public string? Provider { get; private set; }
+        public long Fences { get; private set; }
+        public bool Verified { get; private set; }
+
+        public void Run()
+        {
+            DestinationOptions options = server._options;
+            Hello hello = control.Expect<Hello>(options.HandshakeTimeout);
+            Admit(hello);
+            server._log(EngineLogLevel.Info, $"serve: admitted {control.Peer}: {hello.Blocks.Count} RAM block(s), page size {hello.PageSize}");
+
+            string provider = options.Provider != "auto" ? options.Provider : hello.Provider;
+            _info = FabricInfo.Find(provider, options.ListenHost, "0", passive: true);
+            Provider = _info.Provider;
+            server._log(EngineLogLevel.Info, $"serve: provider {_info.Provider} on {_info.Domain} ({_info.Reason}); " +
+                                             $"mr_mode 0x{_info.MrMode:x}, delivery-complete writes {(_info.DeliveryComplete ? "yes" : "no")}");
+            _domain = FabricDomain.Open(_info);
+            _listener = _domain.Listen();
+            var keys = new List<RemoteKey>();
+            for (int i = 0; i < server._blocks.Length; i++)
+            {
+                RamBlock block = server._blocks[i];
+                FabricMemoryRegion region = _domain.Register(block.Address, block.Length, Fi.FI_REMOTE_WRITE, (ulong)i + 1);
+                _exposed.Add(region);
+                keys.Add(new RemoteKey(region.Key, _info.RemoteAddressIsVirtual ? (ulong)block.Address : 0));
+            }
+            ulong nonce = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
+            control.Send(new Accept(_info.Provider, _listener.Port, _info.MrMode, nonce, keys));
+
+            byte[] expected = BitConverter.GetBytes(nonce);
+            _endpoint = _listener.Accept(options.HandshakeTimeout, data => CryptographicOperations.FixedTimeEquals(data, expected),
+                message => server._log(EngineLogLevel.Warning, $"serve: {message}"));
+            _listener.Dispose();
+            _listener = null;
+            StartProgress();
+
+            while (true)
+            {
+                switch (control.Receive(options.IdleTimeout))
+                {
+                    case Fence fence:
+                        Fences++;
+                        control.Send(new FenceAck(fence.Sequence));
+                        continue;
+                    case Done:
+                        break;
+                    case ErrorMessage error:
+                        throw new PeerReportedException(error.Reason);
+                    case var other:
+                        throw new ProtocolException($"unexpected {other.Type} during the transfer");
+                }
+                break;
+            }
+
+            // Nothing may write into guest memory once it is reported complete: revoke first.
+            RevokeRemoteAccess();
+            for (int i = 0; i < server._blocks.Length; i++)
+            {
+                foreach (PageHashes chunk in PageHashing.Chunk(i, PageHashing.HashPages(server._blocks[i], server._pageSize)))
+                {
+                    control.Send(chunk);
+                }
+            }
+            control.Send(new HashesEnd());
+            Verdict verdict = control.Expect<Verdict>(options.HandshakeTimeout);
+            Verified = verdict.Verified;
+            server._log(verdict.Verified ? EngineLogLevel.Info : EngineLogLevel.Error,
+                $"serve: transfer from {control.Peer} {(verdict.Verified ? "verified" : "NOT verified")}: {verdict.Detail}");
+        }
+
+        /// <summary>Token, page size and block table; nothing is exposed before all three check out.</summary>
+        private void Admit(Hello hello)
+        {
+            byte[] expected = Encoding.UTF8.GetBytes(server._options.Token);
+            byte[] offered = Encoding.UTF8.GetBytes(hello.Token);
+            if (!CryptographicOperations.FixedTimeEquals(expected, offered))
+            {
+                throw new ProtocolException("wrong token: the source is not authorized");
+            }
+            if (hello.PageSize != server._pageSize)
+            {
+                throw new ProtocolException($"page size mismatch: the source uses {hello.PageSize}, this destination {server._pageSize}");
+            }
+            string mine = Describe(server._blocks.Select(b => new BlockDescriptor(b.Name, b.Length)));
+            string theirs = Describe(hello.Blocks);
+            if (mine != theirs)
+            {
+                throw new ProtocolException($"RAM block table mismatch: the source has {theirs}, this destination has {mine}");
+            }
+        }
+
+        private static string Describe(IEnumerable<BlockDescriptor> blocks) => string.Join(", ", blocks.Select(b => $"{b.Name} ({b.Length} bytes)"));
+
+        private void StartProgress()
+        {
+            // The tcp provider places incoming writes only while the target reads its completion queue.
+            _progress = new Thread(() =>
+            {
+                var none = new FabricCompletion[1];
+                try
+                {
+                    while (!_stopProgress)
+                    {
+                        _endpoint!.ReadCompletions(none, waitMilliseconds: 10);
+                    }
+                }
+                catch (FabricException e)
+                {
+                    // The control connection tells the session what happened; here it is only worth a line.
+                    server._log(EngineLogLevel.Warning, $"serve: progress stopped: {e.Message}");
+                }
+            }) { IsBackground = true, Name = "rdmacs-destination-progress" };
+            _progress.Start();
+        }
+
+        private void RevokeRemoteAccess()
+        {
+            _stopProgress = true;
+            _progress?.Join();
+            _progress = null;
+            _endpoint?.Dispose();
+            _endpoint = null;
+            _exposed.ForEach(region => region.Dispose());
+            _exposed.Clear();
+        }
+
+        public void Release()
+        {
+            RevokeRemoteAccess();
+            _listener?.Dispose();
+            _domain?.Dispose();
+            _info?.Dispose();
+            _listener = null;
+            _domain = null;
+            _info = null;
+        }
+    }
+}

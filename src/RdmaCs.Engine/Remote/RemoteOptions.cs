@@ -1,0 +1,29 @@
+namespace RdmaCs.Remote;
+
+/// <summary>The destination's side of a session: where to listen, whom to admit, which provider, how long to wait.</summary>
+public sealed record DestinationOptions
+{
+    public required string ListenHost { get; init; }
+    public required int Port { get; init; }
+    public required string Token { get; init; }
+
+    /// <summary>"auto" (verbs, then efa, then tcp), or a provider name; the source's wish is used when this is auto.</summary>
+    public string Provider { get; init; } = "auto";
+
+    /// <summary>How long the source may take to say hello and to connect its RDMA endpoint.</summary>
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long the source may stay silent during the transfer (a round can be long).</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
+}
+
+/// <summary>The source's side: whom to reach, with which token and provider, and its deadlines.</summary>
+public sealed record SourceOptions
+{
+    public required string Host { get; init; }
+    public required int Port { get; init; }
+    public required string Token { get; init; }
+    public string Provider { get; init; } = "auto";
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan RoundTimeout { get; init; } = TimeSpan.FromMinutes(5);
+}

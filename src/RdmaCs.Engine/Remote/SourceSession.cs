@@ -1,0 +1,243 @@
+using System.Collections.Concurrent;
+using System.Text;
+using RdmaCs.Configuration;
+using RdmaCs.Fabric;
+using RdmaCs.Fabric.LibFabric;
+using RdmaCs.Protocol;
+using RdmaCs.Transfer;
+
+namespace RdmaCs.Remote;
+
+/// <summary>How the final comparison of the two sides came out.</summary>
+public sealed record VerificationResult(bool Verified, long Mismatches, string Detail);
+
+/// <summary>
+/// The source's end of a live transfer: says hello (token, page size, RAM blocks), connects its RDMA endpoint
+/// to what the destination accepted, and runs the engine over it. Each round is a flush followed by a fence the
+/// destination acknowledges; <see cref="Finish"/> asks the destination to revoke access and compares page hashes.
+/// A pump thread reads the control connection throughout, so that a destination that dies or gives up stops a
+/// flush at once instead of at its deadline.
+/// </summary>
+public sealed class SourceSession : IDisposable
+{
+    private readonly SourceOptions _options;
+    private readonly RamBlock[] _blocks;
+    private readonly int _pageSize;
+    private readonly EngineLog _log;
+    private readonly ControlChannel _control;
+    private readonly BlockingCollection<ControlMessage> _incoming = new();
+    private readonly CancellationTokenSource _peerGone = new();
+    private readonly Thread _pump;
+    private Exception? _peerFailure;
+    private FabricInfo? _info;
+    private FabricDomain? _domain;
+    private FabricEndpoint? _endpoint;
+    private LibFabricFabric? _fabric;
+
+    private SourceSession(SourceOptions options, EngineOptions? engineOptions, int pageSize, IReadOnlyList<RamBlock> blocks, EngineLog log)
+    {
+        _options = options;
+        _blocks = [.. blocks];
+        _pageSize = pageSize;
+        _log = log;
+        _control = ControlChannel.Connect(options.Host, options.Port, options.HandshakeTimeout);
+        try
+        {
+            _control.Send(new Hello(_pageSize, options.Token, options.Provider,
+                [.. _blocks.Select(b => new BlockDescriptor(b.Name, b.Length))]));
+            Accept accept = _control.Expect<Accept>(options.HandshakeTimeout);
+            if (accept.Blocks.Count != _blocks.Length)
+            {
+                throw new ProtocolException($"the destination accepted {accept.Blocks.Count} RAM block(s), not {_blocks.Length}");
+            }
+            _pump = new Thread(Pump) { IsBackground = true, Name = "rdmacs-control-pump" };
+
+            _info = FabricInfo.Find(accept.Provider, options.Host, accept.FabricPort.ToString(System.Globalization.CultureInfo.InvariantCulture), passive: false);
+            _log(EngineLogLevel.Info, $"send: provider {_info.Provider} on {_info.Domain}; mr_mode 0x{_info.MrMode:x} " +
+                                      $"({(_info.RemoteAddressIsVirtual ? "virtual addresses" : "offsets")}, " +
+                                      $"{(_info.ProviderChoosesKeys ? "provider keys" : "application keys")}), " +
+                                      $"delivery-complete writes {(_info.DeliveryComplete ? "yes" : "no")}");
+            _domain = FabricDomain.Open(_info);
+            _endpoint = _domain.Connect(_info, BitConverter.GetBytes(accept.Nonce), options.HandshakeTimeout);
+            _fabric = new LibFabricFabric(_domain, _endpoint,
+                [.. _blocks.Select((b, i) => new RemoteBlock(b.Name, b.Length, accept.Blocks[i].Key, accept.Blocks[i].BaseAddress))]);
+            _engine = engineOptions is null ? null : new TransferEngine(engineOptions, _fabric, _blocks, log);
+            _pump.Start();
+        }
+        catch
+        {
+            ReleaseFabric();
+            _control.Dispose();
+            throw;
+        }
+    }
+
+    private TransferEngine? _engine;
+
+    /// <summary>The engine writing over this session's fabric (absent in sessions opened with <see cref="OpenWithoutEngine"/>).</summary>
+    public TransferEngine Engine => _engine ?? throw new InvalidOperationException("this session was opened without an engine");
+
+    /// <summary>The fabric, for callers that drive it themselves (the transfer benchmark's baselines); never both it and the engine.</summary>
+    public IFabric Fabric => _fabric ?? throw new ObjectDisposedException(nameof(SourceSession));
+
+    public string Provider => _info?.Provider ?? "?";
+
+    /// <summary>Connects to the destination and sets up the engine; throws with the reason when refused or unreachable.</summary>
+    public static SourceSession Open(SourceOptions options, EngineOptions engineOptions, IReadOnlyList<RamBlock> blocks, EngineLog log) =>
+        new(options, engineOptions, engineOptions.PageSize, blocks, log);
+
+    /// <summary>A session whose caller writes through <see cref="Fabric"/> itself, and fences with <see cref="Fence"/>.</summary>
+    public static SourceSession OpenWithoutEngine(SourceOptions options, int pageSize, IReadOnlyList<RamBlock> blocks, EngineLog log) =>
+        new(options, null, pageSize, blocks, log);
+
+    /// <summary>Ends round <paramref name="sequence"/>: every designated page written and completed, and the destination told.</summary>
+    public void CompleteRound(long sequence)
+    {
+        try
+        {
+            if (!Engine.FlushAsync(sequence, _peerGone.Token).Wait(_options.RoundTimeout))
+            {
+                throw new TimeoutException($"round {sequence} did not finish within {_options.RoundTimeout.TotalSeconds:0} s");
+            }
+        }
+        catch (AggregateException e) when (e.InnerException is OperationCanceledException)
+        {
+            throw PeerFailure();
+        }
+        catch (AggregateException e) when (e.InnerException is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerException);
+        }
+        Fence(sequence);
+    }
+
+    /// <summary>Tells the destination that round <paramref name="sequence"/> is complete, and waits for its acknowledgement.</summary>
+    public void Fence(long sequence)
+    {
+        _control.Send(new Fence(sequence));
+        FenceAck ack = Next<FenceAck>();
+        if (ack.Sequence != sequence)
+        {
+            throw new ProtocolException($"the destination acknowledged fence {ack.Sequence}, not {sequence}");
+        }
+    }
+
+    /// <summary>Tells the destination the transfer is over, then compares its page hashes with this side's.</summary>
+    public VerificationResult Finish()
+    {
+        _control.Send(new Done());
+        var theirs = new ulong[_blocks.Length][];
+        for (int i = 0; i < _blocks.Length; i++)
+        {
+            theirs[i] = new ulong[_blocks[i].Length / _pageSize];
+        }
+        while (true)
+        {
+            ControlMessage message = Next<ControlMessage>();
+            if (message is HashesEnd)
+            {
+                break;
+            }
+            if (message is not PageHashes chunk)
+            {
+                throw new ProtocolException($"expected PageHashes, got {message.Type}");
+            }
+            if (chunk.Block >= theirs.Length || chunk.FirstPage + chunk.Hashes.Length > theirs[chunk.Block].Length)
+            {
+                throw new ProtocolException($"PageHashes for block {chunk.Block} pages {chunk.FirstPage}+{chunk.Hashes.Length} lie outside the RAM blocks");
+            }
+            chunk.Hashes.CopyTo(theirs[chunk.Block], chunk.FirstPage);
+        }
+
+        long mismatches = 0;
+        var detail = new StringBuilder();
+        for (int i = 0; i < _blocks.Length; i++)
+        {
+            ulong[] mine = PageHashing.HashPages(_blocks[i], _pageSize);
+            for (long page = 0; page < mine.Length; page++)
+            {
+                if (mine[page] != theirs[i][page] && mismatches++ < 5)
+                {
+                    detail.Append($"{_blocks[i].Name} page {page}; ");
+                }
+            }
+        }
+        long pages = _blocks.Sum(b => b.Length / _pageSize);
+        var result = new VerificationResult(mismatches == 0, mismatches,
+            mismatches == 0 ? $"all {pages} page hashes match" : $"{mismatches} of {pages} pages differ, first: {detail.ToString().TrimEnd(' ', ';')}");
+        _control.Send(new Verdict(result.Verified, result.Mismatches, result.Detail));
+        return result;
+    }
+
+    public void Dispose()
+    {
+        ReleaseFabric();
+        _control.Dispose();
+        _pump?.Join(TimeSpan.FromSeconds(5));
+        _peerGone.Dispose();
+    }
+
+    /// <summary>Engine first (it deregisters what it pinned), then the progress thread, endpoint, domain.</summary>
+    private void ReleaseFabric()
+    {
+        _engine?.Dispose();
+        _fabric?.Dispose();
+        _endpoint?.Dispose();
+        _domain?.Dispose();
+        _info?.Dispose();
+        _engine = null;
+        _fabric = null;
+        _endpoint = null;
+        _domain = null;
+        _info = null;
+    }
+
+    private void Pump()
+    {
+        try
+        {
+            while (true)
+            {
+                ControlMessage message = _control.Receive(Timeout.InfiniteTimeSpan);
+                if (message is ErrorMessage error)
+                {
+                    throw new PeerReportedException(error.Reason);
+                }
+                _incoming.Add(message);
+            }
+        }
+        catch (Exception e)
+        {
+            _peerFailure = e is ObjectDisposedException ? new PeerLostException("the control connection was closed") : e;
+            _incoming.CompleteAdding();
+            _peerGone.Cancel();
+        }
+    }
+
+    private T Next<T>() where T : ControlMessage
+    {
+        try
+        {
+            if (!_incoming.TryTake(out ControlMessage? message, (int)_options.RoundTimeout.TotalMilliseconds, _peerGone.Token))
+            {
+                throw new TimeoutException($"the destination did not answer within {_options.RoundTimeout.TotalSeconds:0} s");
+            }
+            return message as T ?? throw new ProtocolException($"expected {typeof(T).Name}, got {message.Type}");
+        }
+        catch (Exception e) when (e is OperationCanceledException or InvalidOperationException)
+        {
+            if (_incoming.TryTake(out ControlMessage? late) && late is T expected)
+            {
+                return expected;
+            }
+            throw PeerFailure();
+        }
+    }
+
+    private Exception PeerFailure() => _peerFailure switch
+    {
+        PeerReportedException reported => new PeerReportedException(reported.Reason),
+        { } failure => new PeerLostException($"the destination was lost: {failure.Message}", failure),
+        null => new PeerLostException("the destination was lost"),
+    };
+}
