@@ -1,4 +1,4 @@
-namespace RdmaCs.Bindings.Tests;
+namespace RdmaCs.Tests.Shared;
 
 internal static class RepositoryPaths
 {
