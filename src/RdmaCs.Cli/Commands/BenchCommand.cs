@@ -18,7 +18,7 @@ internal static class BenchCommand
     {
         var size = new SizeOption("--size", "region written in each run", "1G");
         var budget = new SizeOption("--budget", "pinned-memory budget of the budgeted run", "64M");
-        var maxBlock = new SizeOption("--max-block", "largest block one registration and write covers (also the baselines' write size)", "1M");
+        var maxBlock = SizeOption.MaxBlock();
         var provider = SharedOptions.Provider();
         var json = new Option<bool>("--json") { Description = "print the figures as JSON only" };
         var plot = new Option<FileInfo?>("--plot") { Description = "draw pinned bytes and data sent over time for the three runs into this PNG" };
@@ -30,7 +30,7 @@ internal static class BenchCommand
             size, budget, maxBlock, provider, repeat, json, plot,
         };
         command.SetAction(parse => TransferBenchmark.Execute(new TransferBenchmark.Settings(
-            size.Get(parse), budget.Get(parse), maxBlock.Get(parse), parse.GetValue(provider)!, parse.GetValue(repeat), parse.GetValue(json), parse.GetValue(plot))));
+            size.Get(parse), budget.Get(parse), maxBlock.GetMaxBlock(parse, budget.Get(parse)), parse.GetValue(provider)!, parse.GetValue(repeat), parse.GetValue(json), parse.GetValue(plot))));
         return command;
     }
 
@@ -38,7 +38,7 @@ internal static class BenchCommand
     {
         var size = new SizeOption("--size", "region moved by the throughput runs", "1G");
         var budget = new SizeOption("--budget", "pinned-memory budget of the budgeted run", "64M");
-        var maxBlock = new SizeOption("--max-block", "largest block one registration and write covers", "1M");
+        var maxBlock = SizeOption.MaxBlock();
         var repeat = CountOption.Create("--repeat", "runs of each kind, alternated; medians are reported", 9, minimum: 1);
         var json = new Option<bool>("--json") { Description = "print the figures as JSON only" };
         var command = new Command("engine",
@@ -48,7 +48,7 @@ internal static class BenchCommand
             size, budget, maxBlock, repeat, json,
         };
         command.SetAction(parse => EngineBenchmark.Run(new EngineBenchmark.Settings(
-            size.Get(parse), budget.Get(parse), maxBlock.Get(parse), parse.GetValue(repeat), parse.GetValue(json))));
+            size.Get(parse), budget.Get(parse), maxBlock.GetMaxBlock(parse, budget.Get(parse)), parse.GetValue(repeat), parse.GetValue(json))));
         return command;
     }
 }

@@ -1,5 +1,7 @@
 using System.CommandLine;
+using System.Security.Cryptography;
 using RdmaCs.Cli.Demo;
+using RdmaCs.Cli.Remote;
 
 namespace RdmaCs.Cli.Commands;
 
@@ -10,21 +12,40 @@ internal static class DemoCommand
     {
         var size = new SizeOption("--size", "memory region to migrate", "512M");
         var budget = new SizeOption("--budget", "pinned-memory budget", "64M");
-        var maxBlock = new SizeOption("--max-block", "largest block one registration and write covers", "1M");
+        var maxBlock = SizeOption.MaxBlock();
         var dirtyRate = CountOption.Create("--dirty-rate", "pages per second the writer rewrites while the transfer runs", 20_000, minimum: 0);
         var rounds = CountOption.Create("--rounds", "live rounds before the writer is stopped for the final pass", 5, minimum: 1);
+        var provider = SharedOptions.Provider();
+        var inProcess = new Option<bool>("--in-process")
+        {
+            Description = "no network: the engine over an in-process memory fabric (for watching the engine alone)",
+        };
         var json = new Option<bool>("--json") { Description = "no live display; print the summary as JSON" };
         var command = new Command("demo",
-            "Live transfer of a memory region that a writer thread keeps dirtying, by the budgeted engine: rounds of " +
-            "designate → select → register → write → flush, then the writer stops, the rest is sent, and the two copies " +
-            "are compared page by page. (The in-process memory fabric stands in for the network until the libfabric " +
-            "transport lands.)")
+            "Live transfer of a memory region that a writer thread keeps dirtying: this process is the source, a `rdmacs serve` " +
+            "child process on loopback the destination, and libfabric (tcp here, verbs on RDMA NICs) carries the RDMA writes. " +
+            "Rounds of designate → select → register → write → flush, then the writer stops, the rest is sent, and both sides " +
+            "compare every page's hash.")
         {
-            size, budget, maxBlock, dirtyRate, rounds, json,
+            size, budget, maxBlock, dirtyRate, rounds, provider, inProcess, json,
         };
-        command.SetAction(parse => LiveTransferDemo.Run(new LiveTransferDemo.Settings(
-            size.Get(parse), budget.Get(parse), maxBlock.Get(parse),
-            parse.GetValue(dirtyRate), parse.GetValue(rounds), parse.GetValue(json))));
+        command.SetAction(parse =>
+        {
+            if (parse.GetValue(inProcess))
+            {
+                return LiveTransferDemo.Run(new LiveTransferDemo.Settings(size.Get(parse), budget.Get(parse), maxBlock.GetMaxBlock(parse, budget.Get(parse)),
+                    parse.GetValue(dirtyRate), parse.GetValue(rounds), parse.GetValue(json)));
+            }
+            string token = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+            using var receiver = new ReceiverProcess(size.Get(parse), token);
+            int port = receiver.WaitForPort(TimeSpan.FromSeconds(60));
+            if (!parse.GetValue(json))
+            {
+                Console.Out.WriteLine($"rdmacs demo: destination is `rdmacs serve` (pid {receiver.Pid}) on 127.0.0.1:{port}");
+            }
+            return SendRunner.Run(new SendRunner.Settings(new HostPort("127.0.0.1", port), size.Get(parse), budget.Get(parse),
+                maxBlock.GetMaxBlock(parse, budget.Get(parse)), parse.GetValue(dirtyRate), parse.GetValue(rounds), token, parse.GetValue(provider)!, parse.GetValue(json)));
+        });
         return command;
     }
 }

@@ -41,7 +41,7 @@ internal static class RemoteCommands
         var to = SharedOptions.Endpoint("--to", "control address of the destination (rdmacs serve)");
         var size = new SizeOption("--size", "RAM to migrate (one block, ram0; must equal the destination's)", "512M");
         var budget = new SizeOption("--budget", "pinned-memory budget", "64M");
-        var maxBlock = new SizeOption("--max-block", "largest block one registration and write covers", "1M");
+        var maxBlock = SizeOption.MaxBlock();
         var dirtyRate = CountOption.Create("--dirty-rate", "pages per second the writer rewrites while the transfer runs", 20_000, minimum: 0);
         var rounds = CountOption.Create("--rounds", "live rounds before the writer is stopped for the final pass", 5, minimum: 1);
         var token = SharedOptions.Token();
@@ -62,7 +62,7 @@ internal static class RemoteCommands
                 Console.Error.WriteLine($"rdmacs send: {error}");
                 return 2;
             }
-            return SendRunner.Run(new SendRunner.Settings(parse.GetValue(to), size.Get(parse), budget.Get(parse), maxBlock.Get(parse),
+            return SendRunner.Run(new SendRunner.Settings(parse.GetValue(to), size.Get(parse), budget.Get(parse), maxBlock.GetMaxBlock(parse, budget.Get(parse)),
                 parse.GetValue(dirtyRate), parse.GetValue(rounds), secret, parse.GetValue(provider)!, parse.GetValue(json)));
         });
         return command;

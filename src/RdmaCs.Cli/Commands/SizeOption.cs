@@ -11,12 +11,12 @@ internal sealed class SizeOption
 {
     private readonly long _default;
 
-    public SizeOption(string name, string description, string defaultValue)
+    public SizeOption(string name, string description, string defaultValue, string? defaultDescription = null)
     {
         _default = ByteSize.Parse(defaultValue);
         Option = new Option<long?>(name)
         {
-            Description = $"{description} (bytes, or with a unit K/M/G/T; default {defaultValue})",
+            Description = $"{description} (bytes, or with a unit K/M/G/T; default {defaultDescription ?? defaultValue})",
             HelpName = "size",
             CustomParser = result =>
             {
@@ -34,6 +34,14 @@ internal sealed class SizeOption
     public Option<long?> Option { get; }
 
     public long Get(ParseResult parse) => parse.GetValue(Option) ?? _default;
+
+    /// <summary>--max-block: 2 MiB by default, or the budget when that is smaller.</summary>
+    public static SizeOption MaxBlock() => new("--max-block", "largest block one registration and write covers",
+        ByteSize.Format(EngineOptions.DefaultMaxBlockBytes), $"{ByteSize.Format(EngineOptions.DefaultMaxBlockBytes)}, or the budget if smaller");
+
+    /// <summary>The max block given, or the default for <paramref name="budgetBytes"/>.</summary>
+    public long GetMaxBlock(ParseResult parse, long budgetBytes) =>
+        parse.GetValue(Option) ?? EngineOptions.DefaultMaxBlockFor(budgetBytes);
 
     public static implicit operator Option(SizeOption size) => size.Option;
 }

@@ -6,8 +6,17 @@ public sealed record EngineOptions
     /// <summary>Upper bound on bytes registered (pinned) by the engine at any instant: in-flight plus cached registrations.</summary>
     public long BudgetBytes { get; init; } = 64L << 20;
 
-    /// <summary>Largest block one registration and one write may cover; selection coalesces adjacent pages up to it.</summary>
-    public long MaxBlockBytes { get; init; } = 1L << 20;
+    /// <summary>
+    /// Largest block one registration and one write may cover; selection coalesces adjacent pages up to it, and
+    /// blocks are aligned to it. 2 MiB by default: a transparent huge page, which guest RAM is usually backed by;
+    /// locking part of one splits it (measured here: 1 MiB blocks made the first pass over THP memory 5x slower).
+    /// </summary>
+    public long MaxBlockBytes { get; init; } = DefaultMaxBlockBytes;
+
+    public const long DefaultMaxBlockBytes = 2L << 20;
+
+    /// <summary>The default max block for a budget: 2 MiB, or the whole budget when that is smaller.</summary>
+    public static long DefaultMaxBlockFor(long budgetBytes) => Math.Clamp(budgetBytes, 1, DefaultMaxBlockBytes);
 
     /// <summary>Size of a guest page, the unit of designation. A power of two.</summary>
     public int PageSize { get; init; } = 4096;

@@ -12,7 +12,6 @@ public sealed partial class TransferEngine
     private const int Awake = 0;
     private const int SleepingForAnyWork = 1;       // woken by designations, completions, flushes, stop
     private const int SleepingForCompletions = 2;   // blocked on budget or queue depth: designations don't wake it
-    private const int CompletionSpins = 50;         // SpinWait rounds (tens of microseconds) before sleeping for a completion
 
     private readonly ManualResetEventSlim _wake = new(false);
     private readonly InFlightWrite[] _inFlight;   // by completion context
@@ -59,7 +58,7 @@ public sealed partial class TransferEngine
                     FinishSweep();
                     progress = true;
                 }
-                if (!progress && !SpinForCompletion())
+                if (!progress)
                 {
                     bool blocked = outcome == PostOutcome.NoBudget || (outcome == PostOutcome.Posted && WritesInFlight > 0);
                     Sleep(blocked ? SleepingForCompletions : SleepingForAnyWork);
@@ -262,28 +261,6 @@ public sealed partial class TransferEngine
             return;
         }
         _wake.Wait();
-    }
-
-    /// <summary>
-    /// With writes in flight, a completion is usually microseconds away: spinning briefly for it spares the
-    /// fabric's completion path a futex wake-up per write, which on a busy copier costs more than the spin.
-    /// </summary>
-    private bool SpinForCompletion()
-    {
-        if (WritesInFlight == 0)
-        {
-            return false;
-        }
-        var spinner = new SpinWait();
-        for (int i = 0; i < CompletionSpins; i++)
-        {
-            if (_fabric.HasCompletions || _stopping)
-            {
-                return true;
-            }
-            spinner.SpinOnce(sleep1Threshold: -1);
-        }
-        return false;
     }
 
     private bool HasWork(int state)

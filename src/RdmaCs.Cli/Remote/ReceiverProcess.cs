@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 
-namespace RdmaCs.Cli.Bench;
+namespace RdmaCs.Cli.Remote;
 
 /// <summary>
 /// A <c>rdmacs serve</c> child process on loopback: the destination a benchmark measures against. Started from
