@@ -13,8 +13,8 @@ internal static class DemoCommand
         var size = new SizeOption("--size", "memory region to migrate", "512M");
         var budget = new SizeOption("--budget", "pinned-memory budget", "64M");
         var maxBlock = SizeOption.MaxBlock();
-        var dirtyRate = CountOption.Create("--dirty-rate", "pages per second the writer rewrites while the transfer runs", 20_000, minimum: 0);
-        var rounds = CountOption.Create("--rounds", "live rounds before the writer is stopped for the final pass", 5, minimum: 1);
+        var dirtyRate = SharedOptions.DirtyRate();
+        var rounds = SharedOptions.Rounds();
         var provider = SharedOptions.Provider();
         var inProcess = new Option<bool>("--in-process")
         {

@@ -42,8 +42,8 @@ internal static class RemoteCommands
         var size = new SizeOption("--size", "RAM to migrate (one block, ram0; must equal the destination's)", "512M");
         var budget = new SizeOption("--budget", "pinned-memory budget", "64M");
         var maxBlock = SizeOption.MaxBlock();
-        var dirtyRate = CountOption.Create("--dirty-rate", "pages per second the writer rewrites while the transfer runs", 20_000, minimum: 0);
-        var rounds = CountOption.Create("--rounds", "live rounds before the writer is stopped for the final pass", 5, minimum: 1);
+        var dirtyRate = SharedOptions.DirtyRate();
+        var rounds = SharedOptions.Rounds();
         var token = SharedOptions.Token();
         var tokenFile = SharedOptions.TokenFile();
         var provider = SharedOptions.Provider();

@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace RdmaCs.Cli.Commands;
 
-/// <summary>Options serve and send share: the token (or its file), the provider, HOST:PORT arguments.</summary>
+/// <summary>Options several commands share: the token (or its file), the provider, the live writer's pace and rounds, HOST:PORT.</summary>
 internal static class SharedOptions
 {
     public static Option<string?> Token() => new("--token")
@@ -20,6 +20,12 @@ internal static class SharedOptions
         Description = "libfabric provider: auto (verbs, then efa, then tcp), verbs, efa or tcp",
         DefaultValueFactory = _ => "auto",
     };
+
+    public static Option<int> DirtyRate() =>
+        CountOption.Create("--dirty-rate", "pages per second the writer rewrites while the transfer runs", 20_000, minimum: 0);
+
+    public static Option<int> Rounds() =>
+        CountOption.Create("--rounds", "live rounds before the writer is stopped for the final pass", 5, minimum: 1);
 
     public static Option<HostPort> Endpoint(string name, string description) => new(name)
     {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using RdmaCs.Cli.Commands;
 using RdmaCs.Cli.Output;
 using RdmaCs.Configuration;
 using RdmaCs.Fabric.Memory;
@@ -21,18 +22,9 @@ internal static class LiveTransferDemo
 
     public static int Run(Settings settings)
     {
-        var options = new EngineOptions { BudgetBytes = settings.BudgetBytes, MaxBlockBytes = settings.MaxBlockBytes };
-        try
+        EngineOptions? options = EngineOptionsFromCommandLine.Create("demo", settings.SizeBytes, settings.BudgetBytes, settings.MaxBlockBytes);
+        if (options is null)
         {
-            options.Validate();
-            if (settings.SizeBytes <= 0 || settings.SizeBytes % options.PageSize != 0)
-            {
-                throw new EngineConfigurationException($"--size must be a positive whole number of {options.PageSize}-byte pages");
-            }
-        }
-        catch (EngineConfigurationException e)
-        {
-            Console.Error.WriteLine($"rdmacs demo: {e.Message}");
             return 2;
         }
 

@@ -20,18 +20,9 @@ internal static class SendRunner
 
     public static int Run(Settings settings)
     {
-        var options = new EngineOptions { BudgetBytes = settings.BudgetBytes, MaxBlockBytes = settings.MaxBlockBytes };
-        try
+        EngineOptions? options = EngineOptionsFromCommandLine.Create("send", settings.SizeBytes, settings.BudgetBytes, settings.MaxBlockBytes);
+        if (options is null)
         {
-            options.Validate();
-            if (settings.SizeBytes <= 0 || settings.SizeBytes % options.PageSize != 0)
-            {
-                throw new EngineConfigurationException($"--size must be a positive whole number of {options.PageSize}-byte pages");
-            }
-        }
-        catch (EngineConfigurationException e)
-        {
-            Console.Error.WriteLine($"rdmacs send: {e.Message}");
             return 2;
         }
 
