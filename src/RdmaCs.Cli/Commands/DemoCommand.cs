@@ -36,6 +36,11 @@ internal static class DemoCommand
                 return LiveTransferDemo.Run(new LiveTransferDemo.Settings(size.Get(parse), budget.Get(parse), maxBlock.GetMaxBlock(parse, budget.Get(parse)),
                     parse.GetValue(dirtyRate), parse.GetValue(rounds), parse.GetValue(json)));
             }
+            long maxBlockBytes = maxBlock.GetMaxBlock(parse, budget.Get(parse));
+            if (EngineOptionsFromCommandLine.Create("demo", size.Get(parse), budget.Get(parse), maxBlockBytes) is null)
+            {
+                return 2; // before a receiver is started for nothing
+            }
             string token = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
             using var receiver = new ReceiverProcess(size.Get(parse), token);
             int port = receiver.WaitForPort(TimeSpan.FromSeconds(60));
@@ -44,7 +49,7 @@ internal static class DemoCommand
                 Console.Out.WriteLine($"rdmacs demo: destination is `rdmacs serve` (pid {receiver.Pid}) on 127.0.0.1:{port}");
             }
             return SendRunner.Run(new SendRunner.Settings(new HostPort("127.0.0.1", port), size.Get(parse), budget.Get(parse),
-                maxBlock.GetMaxBlock(parse, budget.Get(parse)), parse.GetValue(dirtyRate), parse.GetValue(rounds), token, parse.GetValue(provider)!, parse.GetValue(json)));
+                maxBlockBytes, parse.GetValue(dirtyRate), parse.GetValue(rounds), token, parse.GetValue(provider)!, parse.GetValue(json), "demo"));
         });
         return command;
     }

@@ -16,11 +16,11 @@ namespace RdmaCs.Cli.Remote;
 internal static class SendRunner
 {
     public sealed record Settings(HostPort To, long SizeBytes, long BudgetBytes, long MaxBlockBytes, int DirtyPagesPerSecond,
-        int Rounds, string Token, string Provider, bool Json);
+        int Rounds, string Token, string Provider, bool Json, string Command = "send");
 
     public static int Run(Settings settings)
     {
-        EngineOptions? options = EngineOptionsFromCommandLine.Create("send", settings.SizeBytes, settings.BudgetBytes, settings.MaxBlockBytes);
+        EngineOptions? options = EngineOptionsFromCommandLine.Create(settings.Command, settings.SizeBytes, settings.BudgetBytes, settings.MaxBlockBytes);
         if (options is null)
         {
             return 2;
@@ -67,7 +67,7 @@ internal static class SendRunner
                                       or EngineFailedException or TimeoutException)
         {
             progress?.Finish();
-            Console.Error.WriteLine($"rdmacs send: {e.Message}");
+            Console.Error.WriteLine($"rdmacs {settings.Command}: {e.Message}");
             return 1;
         }
         finally
@@ -76,7 +76,7 @@ internal static class SendRunner
             session?.Dispose();
             if (ProcessMemoryStatus.ReadLockedBytes() is long left and > 0)
             {
-                Console.Error.WriteLine($"rdmacs send: {left} bytes still locked after the session was released");
+                Console.Error.WriteLine($"rdmacs {settings.Command}: {left} bytes still locked after the session was released");
             }
         }
     }
