@@ -19,12 +19,13 @@ public class RegistrationCacheTests
         }
         harness.Engine.Flush(1, Timeout);
         long registrations = harness.Engine.Statistics.Registrations;
+        long hits = harness.Engine.Statistics.CacheHits;
 
         harness.Modify(0, 2, version: 2);
         harness.Engine.Flush(2, Timeout);
 
         Assert.Equal(registrations, harness.Engine.Statistics.Registrations);
-        Assert.Equal(1, harness.Engine.Statistics.CacheHits);
+        Assert.Equal(hits + 1, harness.Engine.Statistics.CacheHits);
         harness.AssertDestinationEqualsSource();
         harness.DisposeEngineAndAssertNothingPinned();
     }
@@ -56,6 +57,26 @@ public class RegistrationCacheTests
         Assert.Equal(4, harness.Engine.Statistics.Registrations);
 
         Assert.Equal(2 * 4096, harness.Engine.Statistics.PinnedBytes);
+        harness.AssertDestinationEqualsSource();
+        harness.AssertFabricClean();
+        harness.DisposeEngineAndAssertNothingPinned();
+    }
+
+    [Fact]
+    public void A_lone_dirty_page_is_registered_with_the_free_rest_of_its_chunk_so_its_neighbours_hit_the_cache()
+    {
+        var options = new EngineOptions { BudgetBytes = 64 << 10, MaxBlockBytes = 16 << 10 };
+        using var harness = new TransferHarness(options, [1 << 20]);
+        harness.Modify(0, 5, version: 1);
+        harness.Engine.Flush(1, Timeout);
+        Assert.Equal(16 << 10, harness.Fabric.RegisteredBytes); // pages 4-7: the whole chunk
+        Assert.Equal(1, harness.Engine.Statistics.Registrations);
+
+        harness.Modify(0, 4, version: 2);
+        harness.Modify(0, 7, version: 2);
+        harness.Engine.Flush(2, Timeout);
+        Assert.Equal(1, harness.Engine.Statistics.Registrations);
+        Assert.Equal(2, harness.Engine.Statistics.CacheHits);
         harness.AssertDestinationEqualsSource();
         harness.AssertFabricClean();
         harness.DisposeEngineAndAssertNothingPinned();

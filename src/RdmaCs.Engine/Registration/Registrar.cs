@@ -86,25 +86,71 @@ internal sealed class Registrar
     }
 
     /// <summary>
-    /// Registers up to <paramref name="pages"/> pages from <paramref name="firstPage"/>: evicts idle
-    /// registrations (LRU first) when the budget is short, and shrinks the run to what fits, but not below
-    /// <paramref name="minimumPages"/>. Returns null, with nothing changed, when that does not fit: the caller
-    /// must wait for completions.
+    /// Registers a run of <paramref name="pages"/> pages from <paramref name="firstPage"/>, or more around it (see
+    /// below): evicts idle registrations (LRU first) when the budget is short, and shrinks the run to what fits,
+    /// but not below <paramref name="minimumPages"/>. Returns null when that does not fit: the caller must wait
+    /// for completions. The registration returned always contains <paramref name="firstPage"/>.
     /// </summary>
     public RegisteredRun? TryRegister(int ramBlock, long firstPage, int pages, int minimumPages = 1)
     {
+        // Register the whole unregistered stretch of the run's chunk when the budget allows: pages dirtied
+        // near it later are written from the cache, and locking whole chunks (huge pages) does not split them.
+        (long spanStart, long spanEnd) = FreeSpan(ramBlock, firstPage, firstPage + pages);
+        if (spanEnd - spanStart > pages && MakeRoom((spanEnd - spanStart) * _pageSize))
+        {
+            return Register(ramBlock, spanStart, (int)(spanEnd - spanStart));
+        }
+
         int requested = pages;
         long bytes = (long)pages * _pageSize;
+        MakeRoom(bytes);
+        if (_budget.Available < bytes)
+        {
+            pages = (int)(_budget.Available / _pageSize);
+        }
+        if (pages < Math.Clamp(minimumPages, 1, requested))
+        {
+            return null;
+        }
+        return Register(ramBlock, firstPage, pages);
+    }
+
+    /// <summary>Evicts idle registrations, least recently used first, until <paramref name="bytes"/> fit; false if they cannot.</summary>
+    private bool MakeRoom(long bytes)
+    {
         while (_budget.Available < bytes && _idle.First is not null)
         {
             Evict(_idle.First.Value);
         }
-        if (_budget.Available < bytes)
+        return _budget.Available >= bytes;
+    }
+
+    /// <summary>The largest stretch of the chunk around [<paramref name="start"/>, <paramref name="end"/>) that no live registration covers.</summary>
+    private (long Start, long End) FreeSpan(int ramBlock, long start, long end)
+    {
+        long chunkStart = start / _pagesPerChunk * _pagesPerChunk;
+        long chunkEnd = Math.Min(chunkStart + _pagesPerChunk, _ramBlocks[ramBlock].Length / _pageSize);
+        long spanStart = chunkStart;
+        long spanEnd = chunkEnd;
+        foreach (RegisteredRun registration in _byChunk[ramBlock][start / _pagesPerChunk] ?? [])
         {
-            pages = (int)(_budget.Available / _pageSize);
-            bytes = (long)pages * _pageSize;
+            if (registration.EndPage <= start)
+            {
+                spanStart = Math.Max(spanStart, registration.EndPage);
+            }
+            else if (registration.FirstPage >= end)
+            {
+                spanEnd = Math.Min(spanEnd, registration.FirstPage);
+            }
         }
-        if (pages < Math.Clamp(minimumPages, 1, requested) || !_budget.TryReserve(bytes))
+        return (spanStart, spanEnd);
+    }
+
+    /// <summary>Reserves, pins (when the engine locks memory) and registers; undoes what was done if a step fails.</summary>
+    private RegisteredRun? Register(int ramBlock, long firstPage, int pages)
+    {
+        long bytes = (long)pages * _pageSize;
+        if (!_budget.TryReserve(bytes))
         {
             return null;
         }
