@@ -48,8 +48,6 @@ internal sealed class DesignationBitmap
         return true;
     }
 
-    public bool IsDesignated(long page) => (Volatile.Read(ref _pages[page >> 6]) & (1UL << (int)(page & 63))) != 0;
-
     /// <summary>The first designated page in [<paramref name="from"/>, <paramref name="to"/>), or -1.</summary>
     public long FindNext(long from, long to)
     {

@@ -48,8 +48,6 @@ internal sealed class Registrar
     /// <summary>Idle cached registrations, least recently used first.</summary>
     public LinkedList<RegisteredRun> Idle => _idle;
 
-    public int LiveCount { get; private set; }
-
     /// <summary>The live registration that contains <paramref name="page"/>, if any.</summary>
     public RegisteredRun? FindCovering(int ramBlock, long page)
     {
@@ -216,15 +214,6 @@ internal sealed class Registrar
         }
     }
 
-    /// <summary>Deregisters every idle registration.</summary>
-    public void DropIdle()
-    {
-        while (_idle.First is not null)
-        {
-            Evict(_idle.First.Value);
-        }
-    }
-
     /// <summary>
     /// Deregisters everything, idle or not: only once no write is in flight any more (or the fabric that
     /// could still read them is gone). Keeps going past failures and reports the first.
@@ -279,7 +268,7 @@ internal sealed class Registrar
             MemoryLock.Unlock(registration.Handle.Address, registration.Bytes);
         }
         _budget.Release(registration.Bytes);
-        _counters.Deregistered(registration.Bytes);
+        _counters.Deregistered();
     }
 
     private void Insert(RegisteredRun registration)
@@ -292,12 +281,10 @@ internal sealed class Registrar
             index++;
         }
         list.Insert(index, registration);
-        LiveCount++;
     }
 
     private void Remove(RegisteredRun registration)
     {
         _byChunk[registration.RamBlock][registration.FirstPage / _pagesPerChunk]!.Remove(registration);
-        LiveCount--;
     }
 }

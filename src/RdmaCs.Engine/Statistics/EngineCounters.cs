@@ -36,7 +36,7 @@ internal sealed class EngineCounters
         Interlocked.Add(ref _registeredBytes, bytes);
     }
 
-    public void Deregistered(long bytes) => Interlocked.Increment(ref _deregistrations);
+    public void Deregistered() => Interlocked.Increment(ref _deregistrations);
 
     public void CacheHit() => Interlocked.Increment(ref _cacheHits);
 

@@ -37,9 +37,6 @@ public sealed unsafe class FabricInfo : IDisposable
     /// <summary>Remote addresses are virtual addresses of the target (verbs); otherwise offsets from the registration (tcp).</summary>
     public bool RemoteAddressIsVirtual => (MrMode & Fi.FI_MR_VIRT_ADDR) != 0;
 
-    /// <summary>Writes must carry the local registration's descriptor.</summary>
-    public bool NeedsLocalDescriptor => (MrMode & Fi.FI_MR_LOCAL) != 0;
-
     /// <summary>The provider chooses registration keys (verbs); otherwise the application does (tcp).</summary>
     public bool ProviderChoosesKeys => (MrMode & Fi.FI_MR_PROV_KEY) != 0;
 

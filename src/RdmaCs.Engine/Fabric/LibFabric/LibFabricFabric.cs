@@ -68,6 +68,7 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
             throw new FabricException($"write of {length} bytes at offset {remoteOffset} does not fit destination RAM block #{ramBlock}");
         }
         RemoteBlock target = _remote[ramBlock];
+        // Always the descriptor: FI_MR_LOCAL providers (verbs) need it, the others ignore it.
         var region = (FabricMemoryRegion)source.ProviderState!;
         ulong remoteAddress = target.BaseAddress + (ulong)remoteOffset;
         Interlocked.Increment(ref _writesInFlight);
