@@ -70,12 +70,12 @@ internal sealed unsafe partial class HeaderReader : IDisposable
                 case CursorKind.EnumDecl when clang_isCursorDefinition(declaration) != 0:
                     ReadEnum(declaration);
                     break;
-                case CursorKind.FunctionDecl:
+                case CursorKind.FunctionDecl when _settings.Library is not null:
                     ReadFunction(declaration);
                     break;
                 case CursorKind.MacroDefinition when clang_Cursor_isMacroFunctionLike(declaration) == 0:
                     string name = declaration.Spelling();
-                    if (ConstantName().IsMatch(name) && macros.All(m => m.Name != name))
+                    if (Regex.IsMatch(name, _settings.MacroPattern) && macros.All(m => m.Name != name))
                     {
                         macros.Add((name, Origin(declaration)));
                     }
@@ -265,7 +265,4 @@ internal sealed unsafe partial class HeaderReader : IDisposable
         (string file, uint line, _) = cursor.Location();
         return $"{Path.GetRelativePath(_settings.IncludeDirectory, file)}:{line}";
     }
-
-    [GeneratedRegex("^FI_[A-Z0-9_]+$")]
-    private static partial Regex ConstantName();
 }

@@ -14,7 +14,7 @@ namespace RdmaCs.Bindings.Tests;
 public class LayoutTests
 {
     private static readonly string[] Headers =
-        ["rdma/fabric.h", "rdma/fi_domain.h", "rdma/fi_endpoint.h", "rdma/fi_rma.h", "rdma/fi_cm.h", "rdma/fi_eq.h", "rdma/fi_errno.h"];
+        ["rdma/fabric.h", "rdma/fi_domain.h", "rdma/fi_endpoint.h", "rdma/fi_rma.h", "rdma/fi_cm.h", "rdma/fi_eq.h", "rdma/fi_errno.h", "rdma-cs-plugin.h"];
 
     [Fact]
     public void Every_generated_struct_has_the_size_and_field_offsets_gcc_gives()
@@ -60,7 +60,7 @@ public class LayoutTests
             string sourcePath = Path.Combine(folder, "layout.c");
             string binary = Path.Combine(folder, "layout");
             File.WriteAllText(sourcePath, source);
-            Run("gcc", ["-std=gnu11", "-Wall", "-Werror", "-o", binary, sourcePath]);
+            Run("gcc", ["-std=gnu11", "-Wall", "-Werror", "-I", Path.Combine(RepositoryPaths.Root, "include"), "-o", binary, sourcePath]);
             return [.. Run(binary, []).Split('\n', StringSplitOptions.RemoveEmptyEntries)];
         }
         finally
