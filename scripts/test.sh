@@ -10,6 +10,10 @@ scripts/setup.sh
 echo "== .NET tests (engine)"
 dotnet test Plugin.sln -c Release --nologo -v quiet --logger "console;verbosity=normal"
 
+echo "== native: the engine (NativeAOT) behind the C shim, played by C hosts (ctest)"
+scripts/build-native.sh
+ctest --test-dir build/cmake --output-on-failure
+
 echo "== the demo moves and verifies a live region (main job, small)"
 ./rdmacs demo --json --size 64M --budget 8M --rounds 3 > build/demo-smoke.json
 grep -q '"verified": true' build/demo-smoke.json

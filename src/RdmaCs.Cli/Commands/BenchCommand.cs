@@ -11,7 +11,21 @@ internal static class BenchCommand
         var bench = new Command("bench", "Benchmarks; each compares against a baseline measured in the same run.");
         bench.Subcommands.Add(EngineBenchCommand());
         bench.Subcommands.Add(TransferBenchCommand());
+        bench.Subcommands.Add(AbiBenchCommand());
         return bench;
+    }
+
+    private static Command AbiBenchCommand()
+    {
+        var json = new Option<bool>("--json") { Description = "print the figures as JSON only" };
+        var command = new Command("abi",
+            "What one src_save_page costs through the C shim into the NativeAOT engine, over 1 GiB of pages, beside an empty " +
+            "C call made the same way (builds the native parts first).")
+        {
+            json,
+        };
+        command.SetAction(parse => AbiBenchmark.Run(parse.GetValue(json)));
+        return command;
     }
 
     private static Command TransferBenchCommand()

@@ -129,13 +129,14 @@ public sealed class ControlChannel : IDisposable
         }
     }
 
+    /// <summary>Idempotent, any thread (an abort may race with the owner's dispose).</summary>
     public void Dispose()
     {
         try
         {
             _socket.Shutdown(SocketShutdown.Both);
         }
-        catch (SocketException)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
         }
         _socket.Dispose();

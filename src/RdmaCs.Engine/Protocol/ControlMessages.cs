@@ -49,8 +49,11 @@ public sealed record FenceAck(long Sequence) : ControlMessage
     public override MessageType Type => MessageType.FenceAck;
 }
 
-/// <summary>Source → destination: the transfer is over; revoke remote access and report the pages' hashes.</summary>
-public sealed record Done() : ControlMessage
+/// <summary>
+/// Source → destination: the transfer is over; revoke remote access, then report the pages' hashes when
+/// <paramref name="Verify"/> (hashing all of RAM costs time a migration's downtime may not have).
+/// </summary>
+public sealed record Done(bool Verify = true) : ControlMessage
 {
     public override MessageType Type => MessageType.Done;
 }

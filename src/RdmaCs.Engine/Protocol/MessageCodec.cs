@@ -66,7 +66,7 @@ public static class MessageCodec
             MessageType.Accept => ReadAccept(ref reader),
             MessageType.Fence => new Fence(NonNegative(reader.Int64("sequence"), type, "sequence")),
             MessageType.FenceAck => new FenceAck(NonNegative(reader.Int64("sequence"), type, "sequence")),
-            MessageType.Done => new Done(),
+            MessageType.Done => new Done(reader.Boolean("verify")),
             MessageType.PageHashes => ReadPageHashes(ref reader),
             MessageType.HashesEnd => new HashesEnd(),
             MessageType.Verdict => new Verdict(reader.Boolean("verified"), NonNegative(reader.Int64("mismatches"), type, "mismatches"), reader.String("detail", 4096)),
@@ -176,7 +176,10 @@ public static class MessageCodec
             case ErrorMessage error:
                 writer.String(error.Reason.Length > 2000 ? error.Reason[..2000] : error.Reason);
                 break;
-            case Done or HashesEnd:
+            case Done done:
+                writer.Boolean(done.Verify);
+                break;
+            case HashesEnd:
                 break;
             default:
                 throw new ArgumentException($"cannot encode {message.GetType().Name}", nameof(message));

@@ -27,6 +27,7 @@ public sealed class DestinationServer : IDisposable
     private readonly int _pageSize;
     private readonly EngineLog _log;
     private readonly Socket _listener;
+    private volatile ControlChannel? _current; // the session in progress, for Cancel
 
     public DestinationServer(DestinationOptions options, IReadOnlyList<RamBlock> blocks, int pageSize, EngineLog log)
     {
@@ -49,6 +50,7 @@ public sealed class DestinationServer : IDisposable
     {
         Socket socket = _listener.AcceptAsync(cancellation).AsTask().GetAwaiter().GetResult();
         using var control = new ControlChannel(socket);
+        _current = control;
         var clock = Stopwatch.StartNew();
         var session = new Session(this, control);
         try
@@ -67,8 +69,16 @@ public sealed class DestinationServer : IDisposable
         }
         finally
         {
+            _current = null;
             session.Release();
         }
+    }
+
+    /// <summary>Any thread: breaks the session in progress (it fails, releasing everything) and stops listening.</summary>
+    public void Cancel()
+    {
+        _listener.Dispose();
+        _current?.Dispose();
     }
 
     public void Dispose() => _listener.Dispose();
@@ -119,16 +129,20 @@ public sealed class DestinationServer : IDisposable
             _listener.Dispose();
             _listener = null;
             StartProgress();
+            options.Connected?.Invoke();
 
+            bool verify = true;
             while (true)
             {
                 switch (control.Receive(options.IdleTimeout))
                 {
                     case Fence fence:
                         Fences++;
+                        options.FenceSeen?.Invoke(fence.Sequence);
                         control.Send(new FenceAck(fence.Sequence));
                         continue;
-                    case Done:
+                    case Done done:
+                        verify = done.Verify;
                         break;
                     case ErrorMessage error:
                         throw new PeerReportedException(error.Reason);
@@ -140,7 +154,7 @@ public sealed class DestinationServer : IDisposable
 
             // Nothing may write into guest memory once it is reported complete: revoke first.
             RevokeRemoteAccess();
-            for (int i = 0; i < server._blocks.Length; i++)
+            for (int i = 0; verify && i < server._blocks.Length; i++)
             {
                 foreach (PageHashes chunk in PageHashing.Chunk(i, PageHashing.HashPages(server._blocks[i], server._pageSize)))
                 {

@@ -122,10 +122,13 @@ public sealed class SourceSession : IDisposable
         }
     }
 
-    /// <summary>Tells the destination the transfer is over, then compares its page hashes with this side's.</summary>
-    public VerificationResult Finish()
+    /// <summary>
+    /// Tells the destination the transfer is over (it revokes remote access), then, when <paramref name="verify"/>,
+    /// compares its page hashes with this side's.
+    /// </summary>
+    public VerificationResult Finish(bool verify = true)
     {
-        _control.Send(new Done());
+        _control.Send(new Done(verify));
         var theirs = new ulong[_blocks.Length][];
         for (int i = 0; i < _blocks.Length; i++)
         {
@@ -149,6 +152,13 @@ public sealed class SourceSession : IDisposable
             chunk.Hashes.CopyTo(theirs[chunk.Block], chunk.FirstPage);
         }
 
+        long pages = _blocks.Sum(b => b.Length / _pageSize);
+        if (!verify)
+        {
+            var unverified = new VerificationResult(true, 0, $"{pages} pages not compared (verification off)");
+            _control.Send(new Verdict(true, 0, unverified.Detail));
+            return unverified;
+        }
         long mismatches = 0;
         var detail = new StringBuilder();
         for (int i = 0; i < _blocks.Length; i++)
@@ -162,12 +172,14 @@ public sealed class SourceSession : IDisposable
                 }
             }
         }
-        long pages = _blocks.Sum(b => b.Length / _pageSize);
         var result = new VerificationResult(mismatches == 0, mismatches,
             mismatches == 0 ? $"all {pages} page hashes match" : $"{mismatches} of {pages} pages differ, first: {detail.ToString().TrimEnd(' ', ';')}");
         _control.Send(new Verdict(result.Verified, result.Mismatches, result.Detail));
         return result;
     }
+
+    /// <summary>Any thread: breaks the control connection, so that a round or a wait in progress ends at once.</summary>
+    public void Abort() => _control.Dispose();
 
     public void Dispose()
     {

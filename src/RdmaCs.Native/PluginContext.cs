@@ -1,0 +1,89 @@
+using System.Runtime.InteropServices;
+using RdmaCs.Bindings.Plugin;
+
+namespace RdmaCs.Native;
+
+/// <summary>
+/// One plugin instance (what QEMU's <c>void *ctx</c> points to: a GC handle to this object). The role-specific
+/// work is in <see cref="SourcePlugin"/> and <see cref="DestinationPlugin"/>.
+/// </summary>
+internal abstract unsafe class PluginContext : IDisposable
+{
+    private volatile bool _cancelled;
+
+    protected PluginContext(HostApi host, PluginOptions options, string hostName, string port, int pageSize)
+    {
+        Host = host;
+        Options = options;
+        HostName = hostName;
+        Port = port;
+        PageSize = pageSize;
+    }
+
+    public HostApi Host { get; }
+    public PluginOptions Options { get; }
+    public string HostName { get; }
+    public string Port { get; }
+    public int PageSize { get; }
+    public bool Cancelled => _cancelled;
+
+    /// <summary>Idempotent, any thread: blocked calls end soon, later calls return -ECANCELED.</summary>
+    public void Cancel()
+    {
+        _cancelled = true;
+        OnCancel();
+    }
+
+    protected abstract void OnCancel();
+
+    public abstract void Dispose();
+
+    public virtual void FillStatistics(rdma_cs_stats* statistics)
+    {
+    }
+
+    /// <summary>
+    /// Runs blocking work on a thread of its own while this (the host's) thread polls <c>should_abort</c> every
+    /// 100 ms, as the ABI requires; on abort the work is cancelled and -ECANCELED returned once it has ended.
+    /// </summary>
+    protected int RunPolled(string call, Action work)
+    {
+        Task task = Task.Factory.StartNew(work, TaskCreationOptions.LongRunning);
+        bool aborted = false;
+        while (!task.Wait(TimeSpan.FromMilliseconds(100)))
+        {
+            if (!aborted && (Cancelled || Host.ShouldAbort))
+            {
+                aborted = true;
+                Host.Log((int)rdma_cs_log_level.RDMA_CS_LOG_WARN, $"{call}: the migration is being cancelled");
+                Cancel();
+            }
+        }
+        if (aborted || Cancelled)
+        {
+            return -Errno.ECANCELED;
+        }
+        if (task.Exception?.InnerException is { } error)
+        {
+            Host.Log((int)rdma_cs_log_level.RDMA_CS_LOG_ERROR, $"{call}: {error.Message}");
+            return -Errno.From(error);
+        }
+        return RdmaCsAbi.RDMA_CS_OK;
+    }
+
+    /// <summary>Copies the host's block table: names, addresses and lengths.</summary>
+    protected static RamBlock[] Blocks(rdma_cs_block* blocks, uint count)
+    {
+        if (blocks == null || count == 0)
+        {
+            throw new ArgumentException("no RAM blocks");
+        }
+        var table = new RamBlock[count];
+        for (int i = 0; i < count; i++)
+        {
+            string name = Marshal.PtrToStringUTF8((nint)blocks[i].idstr) ?? throw new ArgumentException($"RAM block {i} has no idstr");
+            table[i] = new RamBlock(name, (nint)blocks[i].host, (long)blocks[i].used_length);
+        }
+        return table;
+    }
+}

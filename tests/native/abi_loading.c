@@ -1,0 +1,73 @@
+/* Loading: the engine from beside the shim or from $RDMA_CS_ENGINE; a missing or foreign engine is a clear refusal
+ * (NULL from the query), never a crash; and the host's own SIGSEGV handler still runs after the runtime started.
+ * Each case runs in a child process: the shim loads its engine once per process. */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "host.h"
+
+static int in_child(int (*body)(void), const char *engine)
+{
+    pid_t child = fork();
+    CHECK(child >= 0, "fork");
+    if (child == 0) {
+        if (engine != NULL) {
+            setenv("RDMA_CS_ENGINE", engine, 1);
+        }
+        _exit(body());
+    }
+    int status;
+    CHECK(waitpid(child, &status, 0) == child, "waitpid");
+    CHECK(WIFEXITED(status), "the child died of signal %d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    return WEXITSTATUS(status);
+}
+
+static int query_succeeds(void)
+{
+    return load_plugin(RDMA_CS_ABI_VERSION) != NULL ? 0 : 1;
+}
+
+static void host_segv_handler(int signal)
+{
+    (void)signal;
+    _exit(42); /* the host's handler ran: what QEMU relies on */
+}
+
+/* Like QEMU: the host's SIGSEGV handler exists first, then the engine's runtime starts, then a fault in host code. */
+static int host_handler_survives_the_runtime(void)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = host_segv_handler;
+    sigaction(SIGSEGV, &action, NULL);
+    const rdma_cs_plugin_ops *ops = load_plugin(RDMA_CS_ABI_VERSION);
+    if (ops == NULL) {
+        return 1;
+    }
+    test_host host;
+    host_init(&host, "signals");
+    rdma_cs_config config = make_config(RDMA_CS_ROLE_SOURCE, "4444", "fabric=memory");
+    void *ctx = NULL;
+    if (ops->create(&host.api, &config, &ctx) != 0) {
+        return 2;
+    }
+    ops->destroy(ctx);
+    volatile int *nowhere = NULL;
+    __asm__ volatile("" : "+r"(nowhere)); /* hidden from the compiler, so the fault is a real one */
+    *nowhere = 1;                         /* a fault outside managed code */
+    return 3;
+}
+
+int main(void)
+{
+    CHECK(in_child(query_succeeds, NULL) == 0, "the engine beside the shim was not loaded");
+    CHECK(in_child(query_succeeds, "/nonexistent/librdmacs-engine.so") == 1, "a missing engine must be refused");
+    CHECK(in_child(query_succeeds, "libz.so.1") == 1, "a library that is not an engine must be refused");
+    CHECK(in_child(host_handler_survives_the_runtime, NULL) == 42, "the host's SIGSEGV handler did not run");
+    printf("abi_loading: all checks passed\n");
+    return 0;
+}
