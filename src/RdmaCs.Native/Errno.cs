@@ -11,7 +11,17 @@ internal static class Errno
     public const int EIO = 5, EACCES = 13, EINVAL = 22, EPROTO = 71, EADDRINUSE = 98, ECONNRESET = 104,
         ETIMEDOUT = 110, ECONNREFUSED = 111, ECANCELED = 125;
 
-    public static int From(Exception error) => error switch
+    /// <summary>The exception that says what happened, out of the task wrappers around it.</summary>
+    public static Exception Root(Exception error)
+    {
+        while (error is AggregateException { InnerExceptions.Count: 1 } aggregate)
+        {
+            error = aggregate.InnerExceptions[0];
+        }
+        return error;
+    }
+
+    public static int From(Exception error) => Root(error) switch
     {
         OperationCanceledException => ECANCELED,
         EngineConfigurationException or ArgumentException => EINVAL,

@@ -50,7 +50,8 @@ internal abstract unsafe class PluginContext : IDisposable
     {
         Task task = Task.Factory.StartNew(work, TaskCreationOptions.LongRunning);
         bool aborted = false;
-        while (!task.Wait(TimeSpan.FromMilliseconds(100)))
+        // WaitAny, not Wait: it does not throw when the work failed; the failure is read below.
+        while (Task.WaitAny([task], TimeSpan.FromMilliseconds(100)) < 0)
         {
             if (!aborted && (Cancelled || Host.ShouldAbort))
             {
@@ -63,8 +64,9 @@ internal abstract unsafe class PluginContext : IDisposable
         {
             return -Errno.ECANCELED;
         }
-        if (task.Exception?.InnerException is { } error)
+        if (task.Exception is { } failure)
         {
+            Exception error = Errno.Root(failure);
             Host.Log((int)rdma_cs_log_level.RDMA_CS_LOG_ERROR, $"{call}: {error.Message}");
             return -Errno.From(error);
         }

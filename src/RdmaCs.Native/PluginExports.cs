@@ -192,6 +192,7 @@ public static unsafe class PluginExports
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static int Failed(void* ctx, string call, Exception error)
     {
+        error = Errno.Root(error);
         Context(ctx)?.Host.Log((int)rdma_cs_log_level.RDMA_CS_LOG_ERROR, $"{call}: {error.Message}");
         return -Errno.From(error);
     }

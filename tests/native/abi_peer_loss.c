@@ -1,0 +1,114 @@
+/* The destination process dies in the middle of a migration: the source's next src_iter_end fails with a
+ * negative errno within the timeout (no hang, no crash), the host goes on, and destroy leaves nothing locked.
+ * Also: a host that asks to abort (should_abort) gets -ECANCELED from a source still waiting for its peer. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "host.h"
+
+#define PAGE 4096u
+#define SIZE (32u << 20)
+
+static rdma_cs_block describe(uint8_t *ram)
+{
+    rdma_cs_block b = {.idstr = "pc.ram", .host = ram, .used_length = SIZE, .max_length = SIZE, .page_size = PAGE, .fd = -1};
+    return b;
+}
+
+static void run_destination(uint8_t *ram, const char *options)
+{
+    test_host host;
+    host_init(&host, "destination");
+    host.quiet = 1;
+    const rdma_cs_plugin_ops *ops = load_plugin(RDMA_CS_ABI_VERSION);
+    CHECK(ops != NULL, "destination: query");
+    rdma_cs_config config = make_config(RDMA_CS_ROLE_DEST, "4444", options);
+    void *ctx = NULL;
+    CHECK(ops->create(&host.api, &config, &ctx) == 0, "destination: create");
+    rdma_cs_block block = describe(ram);
+    CHECK(ops->dst_setup(ctx, &block, 1, NULL, 0) == 0, "destination: dst_setup");
+    for (;;) {
+        pause(); /* until killed */
+    }
+}
+
+static void save_all(const rdma_cs_plugin_ops *ops, void *ctx, uint8_t *ram)
+{
+    for (uint64_t offset = 0; offset < SIZE; offset += PAGE) {
+        ram[offset]++;
+        CHECK(ops->src_save_page(ctx, 0, offset, PAGE, ram + offset) == 0, "src_save_page");
+    }
+}
+
+static void *abort_later(void *opaque)
+{
+    usleep(300 * 1000);
+    ((test_host *)opaque)->abort = 1;
+    return NULL;
+}
+
+int main(void)
+{
+    char options[256];
+    snprintf(options, sizeof(options), "token=t,control-port=%d,provider=tcp,budget=4M,timeout-ms=20000", free_port());
+    uint8_t *source = ram_alloc(SIZE, 0);
+    uint8_t *destination = ram_alloc(SIZE, 1);
+    pid_t child = fork();
+    CHECK(child >= 0, "fork");
+    if (child == 0) {
+        run_destination(destination, options);
+    }
+
+    test_host host;
+    host_init(&host, "source");
+    host.quiet = 1;
+    const rdma_cs_plugin_ops *ops = load_plugin(RDMA_CS_ABI_VERSION);
+    CHECK(ops != NULL, "source: query");
+    rdma_cs_config config = make_config(RDMA_CS_ROLE_SOURCE, "4444", options);
+    void *ctx = NULL;
+    CHECK(ops->create(&host.api, &config, &ctx) == 0, "source: create");
+    rdma_cs_block block = describe(source);
+    uint8_t blob[RDMA_CS_MAX_BLOB];
+    uint32_t blob_length = sizeof(blob);
+    CHECK(ops->src_setup(ctx, &block, 1, blob, &blob_length) == 0, "source: src_setup");
+    CHECK(ops->src_wait_ready(ctx) == 0, "source: src_wait_ready");
+    save_all(ops, ctx, source);
+    CHECK(ops->src_iter_end(ctx, RDMA_CS_PHASE_ROUND, 1) == 0, "round 1");
+
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    save_all(ops, ctx, source);
+    double start = now_seconds();
+    int result = ops->src_iter_end(ctx, RDMA_CS_PHASE_ROUND, 2);
+    double took = now_seconds() - start;
+    CHECK(result < 0, "src_iter_end after the destination died returned %d", result);
+    CHECK(took < 20.0, "src_iter_end took %.1f s to notice", took);
+    CHECK(ops->src_save_page(ctx, 0, 0, PAGE, source) <= 0, "save_page after the failure must not crash");
+    ops->destroy(ctx);
+    CHECK(locked_bytes() == 0, "%ld bytes still locked after destroy", locked_bytes());
+    printf("abi_peer_loss: destination killed; src_iter_end = %d (%s) after %.0f ms; nothing locked\n", result, strerror(-result), took * 1e3);
+
+    /* A source whose destination never comes: the host aborts, the wait ends with -ECANCELED. */
+    char lonely[256];
+    snprintf(lonely, sizeof(lonely), "token=t,control-port=%d,provider=tcp,timeout-ms=20000", free_port());
+    config = make_config(RDMA_CS_ROLE_SOURCE, "4444", lonely);
+    CHECK(ops->create(&host.api, &config, &ctx) == 0, "create");
+    CHECK(ops->src_setup(ctx, &block, 1, blob, &blob_length) == 0, "src_setup");
+    pthread_t aborter;
+    pthread_create(&aborter, NULL, abort_later, &host);
+    start = now_seconds();
+    result = ops->src_wait_ready(ctx);
+    took = now_seconds() - start;
+    pthread_join(aborter, NULL);
+    CHECK(result == -ECANCELED, "src_wait_ready with an aborting host returned %d", result);
+    CHECK(took < 5.0, "the abort took %.1f s to be noticed", took);
+    ops->destroy(ctx);
+    CHECK(locked_bytes() == 0, "%ld bytes still locked", locked_bytes());
+    printf("abi_peer_loss: host abort noticed after %.0f ms\n", took * 1e3);
+    return 0;
+}
