@@ -4,12 +4,6 @@
 
 #include "host.h"
 
-static rdma_cs_block block(const char *name, void *host, uint64_t length)
-{
-    rdma_cs_block b = {.idstr = name, .host = host, .used_length = length, .max_length = length, .page_size = 4096, .fd = -1};
-    return b;
-}
-
 int main(void)
 {
     CHECK(load_plugin((RDMA_CS_ABI_MAJOR + 1) << 16) == NULL, "a future major ABI version must be refused");
@@ -47,7 +41,7 @@ int main(void)
     size_t size = 8u << 20;
     char *ram = ram_alloc(size, 0);
     char *rom = ram_alloc(1u << 20, 0);
-    rdma_cs_block blocks[2] = {block("pc.ram", ram, size), block("pc.bios", rom, 1u << 20)};
+    rdma_cs_block blocks[2] = {ram_block("pc.ram", ram, size), ram_block("pc.bios", rom, 1u << 20)};
     uint8_t blob[RDMA_CS_MAX_BLOB];
     uint32_t blob_length = sizeof(blob);
     rdma_cs_config tiny = make_config(RDMA_CS_ROLE_SOURCE, "4444", "fabric=memory,budget=1K");

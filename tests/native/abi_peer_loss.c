@@ -14,12 +14,6 @@
 #define PAGE 4096u
 #define SIZE (32u << 20)
 
-static rdma_cs_block describe(uint8_t *ram)
-{
-    rdma_cs_block b = {.idstr = "pc.ram", .host = ram, .used_length = SIZE, .max_length = SIZE, .page_size = PAGE, .fd = -1};
-    return b;
-}
-
 static void run_destination(uint8_t *ram, const char *options)
 {
     test_host host;
@@ -27,11 +21,8 @@ static void run_destination(uint8_t *ram, const char *options)
     host.quiet = 1;
     const rdma_cs_plugin_ops *ops = load_plugin(RDMA_CS_ABI_VERSION);
     CHECK(ops != NULL, "destination: query");
-    rdma_cs_config config = make_config(RDMA_CS_ROLE_DEST, "4444", options);
-    void *ctx = NULL;
-    CHECK(ops->create(&host.api, &config, &ctx) == 0, "destination: create");
-    rdma_cs_block block = describe(ram);
-    CHECK(ops->dst_setup(ctx, &block, 1, NULL, 0) == 0, "destination: dst_setup");
+    rdma_cs_block block = ram_block("pc.ram", ram, SIZE);
+    open_destination(ops, &host, options, &block, 1);
     for (;;) {
         pause(); /* until killed */
     }
@@ -69,13 +60,8 @@ int main(void)
     host.quiet = 1;
     const rdma_cs_plugin_ops *ops = load_plugin(RDMA_CS_ABI_VERSION);
     CHECK(ops != NULL, "source: query");
-    rdma_cs_config config = make_config(RDMA_CS_ROLE_SOURCE, "4444", options);
-    void *ctx = NULL;
-    CHECK(ops->create(&host.api, &config, &ctx) == 0, "source: create");
-    rdma_cs_block block = describe(source);
-    uint8_t blob[RDMA_CS_MAX_BLOB];
-    uint32_t blob_length = sizeof(blob);
-    CHECK(ops->src_setup(ctx, &block, 1, blob, &blob_length) == 0, "source: src_setup");
+    rdma_cs_block block = ram_block("pc.ram", source, SIZE);
+    void *ctx = open_source(ops, &host, options, &block, 1);
     CHECK(ops->src_wait_ready(ctx) == 0, "source: src_wait_ready");
     save_all(ops, ctx, source);
     CHECK(ops->src_iter_end(ctx, RDMA_CS_PHASE_ROUND, 1) == 0, "round 1");
@@ -96,9 +82,7 @@ int main(void)
     /* A source whose destination never comes: the host aborts, the wait ends with -ECANCELED. */
     char lonely[256];
     snprintf(lonely, sizeof(lonely), "token=t,control-port=%d,provider=tcp,timeout-ms=20000", free_port());
-    config = make_config(RDMA_CS_ROLE_SOURCE, "4444", lonely);
-    CHECK(ops->create(&host.api, &config, &ctx) == 0, "create");
-    CHECK(ops->src_setup(ctx, &block, 1, blob, &blob_length) == 0, "src_setup");
+    ctx = open_source(ops, &host, lonely, &block, 1);
     pthread_t aborter;
     pthread_create(&aborter, NULL, abort_later, &host);
     start = now_seconds();

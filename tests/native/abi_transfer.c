@@ -73,12 +73,6 @@ static void *sampler(void *unused)
     return NULL;
 }
 
-static rdma_cs_block describe(int i, uint8_t *host)
-{
-    rdma_cs_block b = {.idstr = names[i], .host = host, .used_length = sizes[i], .max_length = sizes[i], .page_size = PAGE, .fd = -1};
-    return b;
-}
-
 static int run_destination(int commands, int replies, const char *options)
 {
     test_host host;
@@ -86,14 +80,11 @@ static int run_destination(int commands, int replies, const char *options)
     host.quiet = 1;
     const rdma_cs_plugin_ops *ops = load_plugin(RDMA_CS_ABI_VERSION);
     CHECK(ops != NULL, "destination: query failed");
-    rdma_cs_config config = make_config(RDMA_CS_ROLE_DEST, "4444", options);
-    void *ctx = NULL;
-    CHECK(ops->create(&host.api, &config, &ctx) == 0, "destination: create");
     rdma_cs_block blocks[BLOCKS];
     for (int i = 0; i < BLOCKS; i++) {
-        blocks[i] = describe(i, destination[i]);
+        blocks[i] = ram_block(names[i], destination[i], sizes[i]);
     }
-    CHECK(ops->dst_setup(ctx, blocks, BLOCKS, NULL, 0) == 0, "destination: dst_setup");
+    void *ctx = open_destination(ops, &host, options, blocks, BLOCKS);
     command next;
     while (read(commands, &next, sizeof(next)) == sizeof(next) && next.phase != EXIT_COMMAND) {
         int result;
@@ -162,16 +153,11 @@ int main(void)
     host.quiet = 1;
     const rdma_cs_plugin_ops *ops = load_plugin(RDMA_CS_ABI_VERSION);
     CHECK(ops != NULL, "source: query failed");
-    rdma_cs_config config = make_config(RDMA_CS_ROLE_SOURCE, "4444", options);
-    void *ctx = NULL;
-    CHECK(ops->create(&host.api, &config, &ctx) == 0, "source: create");
     rdma_cs_block blocks[BLOCKS];
     for (int i = 0; i < BLOCKS; i++) {
-        blocks[i] = describe(i, source[i]);
+        blocks[i] = ram_block(names[i], source[i], sizes[i]);
     }
-    uint8_t blob[RDMA_CS_MAX_BLOB];
-    uint32_t blob_length = sizeof(blob);
-    CHECK(ops->src_setup(ctx, blocks, BLOCKS, blob, &blob_length) == 0, "source: src_setup");
+    void *ctx = open_source(ops, &host, options, blocks, BLOCKS);
     command setup = {RDMA_CS_PHASE_SETUP, 0};
     CHECK(write(to_child[1], &setup, sizeof(setup)) == sizeof(setup), "source: command");
     CHECK(ops->src_wait_ready(ctx) == 0, "source: src_wait_ready");

@@ -63,6 +63,32 @@ rdma_cs_config make_config(uint32_t role, const char *port, const char *options)
     return config;
 }
 
+rdma_cs_block ram_block(const char *name, void *host, uint64_t length)
+{
+    rdma_cs_block block = {.idstr = name, .host = host, .used_length = length, .max_length = length, .page_size = 4096, .fd = -1};
+    return block;
+}
+
+void *open_source(const rdma_cs_plugin_ops *ops, test_host *host, const char *options, const rdma_cs_block *blocks, uint32_t count)
+{
+    rdma_cs_config config = make_config(RDMA_CS_ROLE_SOURCE, "4444", options);
+    void *ctx = NULL;
+    CHECK(ops->create(&host->api, &config, &ctx) == 0, "%s: create", host->role);
+    uint8_t blob[RDMA_CS_MAX_BLOB];
+    uint32_t blob_length = sizeof(blob);
+    CHECK(ops->src_setup(ctx, blocks, count, blob, &blob_length) == 0, "%s: src_setup", host->role);
+    return ctx;
+}
+
+void *open_destination(const rdma_cs_plugin_ops *ops, test_host *host, const char *options, const rdma_cs_block *blocks, uint32_t count)
+{
+    rdma_cs_config config = make_config(RDMA_CS_ROLE_DEST, "4444", options);
+    void *ctx = NULL;
+    CHECK(ops->create(&host->api, &config, &ctx) == 0, "%s: create", host->role);
+    CHECK(ops->dst_setup(ctx, blocks, count, NULL, 0) == 0, "%s: dst_setup", host->role);
+    return ctx;
+}
+
 void *ram_alloc(size_t bytes, int shared)
 {
     void *memory = mmap(NULL, bytes, PROT_READ | PROT_WRITE, (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS, -1, 0);

@@ -32,6 +32,15 @@ void host_init(test_host *host, const char *role);
 
 rdma_cs_config make_config(uint32_t role, const char *port, const char *options);
 
+/* A RAM block as QEMU describes it (4 KiB pages, no fd). */
+rdma_cs_block ram_block(const char *name, void *host, uint64_t length);
+
+/* create + src_setup, each checked; returns ctx. */
+void *open_source(const rdma_cs_plugin_ops *ops, test_host *host, const char *options, const rdma_cs_block *blocks, uint32_t count);
+
+/* create + dst_setup, each checked; returns ctx. */
+void *open_destination(const rdma_cs_plugin_ops *ops, test_host *host, const char *options, const rdma_cs_block *blocks, uint32_t count);
+
 /* Page-aligned (2 MiB for large sizes, THP-advised) and zeroed memory, like QEMU's RAM. */
 void *ram_alloc(size_t bytes, int shared);
 
