@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Installs what rdma-cs needs on a Debian 12 machine: the apt packages listed in scripts/apt-packages.txt.
+# Installs what rdma-cs needs on a Debian 12 machine: the apt packages listed in scripts/apt-packages.txt, or
+# in the lists given as arguments (scripts/build-qemu.sh adds apt-packages-qemu.txt).
 # Idempotent, and quiet when everything is there already. Needs root (or sudo) only when it installs.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-mapfile -t packages < <(sed -e 's/#.*//' "$here/apt-packages.txt" | awk 'NF { print $1 }')
+lists=("$@")
+if ((${#lists[@]} == 0)); then
+  lists=("$here/apt-packages.txt")
+fi
+mapfile -t packages < <(sed -e 's/#.*//' "${lists[@]}" | awk 'NF { print $1 }')
 
 missing=()
 for package in "${packages[@]}"; do
