@@ -1,11 +1,14 @@
-/* SPDX-License-Identifier: MIT
+/*
+ * rdma-cs plugin ABI: what QEMU (patched, qemu-patches/) and the rdma-cs
+ * plugin (shim/ and the engine) agree on. Deliberately permissive and free
+ * of QEMU includes: plugins are separate programs.
  *
- * rdma-cs plugin ABI: what QEMU (patched, qemu-patches/) and the rdma-cs plugin (shim/ + the engine)
- * agree on. Deliberately permissive and free of QEMU includes: plugins are separate programs.
+ * Versioning: the major version must match exactly; minor versions only
+ * append fields and function pointers. Each side reads only what lies inside
+ * the other's struct_size. Return values: 0 = OK, positive = a status below,
+ * negative = -errno (the reason went to host->log first).
  *
- * Versioning: the major version must match exactly; minor versions only append fields and function
- * pointers. Each side reads only what lies inside the other's struct_size. Return values: 0 = OK,
- * positive = a status below, negative = -errno (the message went to host->log first).
+ * SPDX-License-Identifier: MIT
  */
 #ifndef RDMA_CS_PLUGIN_H
 #define RDMA_CS_PLUGIN_H
@@ -22,28 +25,45 @@ extern "C" {
 #define RDMA_CS_ABI_VERSION ((RDMA_CS_ABI_MAJOR << 16) | RDMA_CS_ABI_MINOR)
 #define RDMA_CS_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
 #define RDMA_CS_PLUGIN_QUERY_SYMBOL "rdma_cs_plugin_query"
-#define RDMA_CS_MAX_BLOB 4096u /* source -> destination rendezvous data carried in the migration stream */
+
+/* Source to destination rendezvous data carried in the migration stream */
+#define RDMA_CS_MAX_BLOB 4096u
 
 #define RDMA_CS_OK 0
-#define RDMA_CS_DECLINE 1 /* src_save_page: QEMU sends this page in the stream instead */
-#define RDMA_CS_AGAIN 2   /* dst_sync: not yet; QEMU calls again */
+#define RDMA_CS_DECLINE 1   /* src_save_page: QEMU sends the page itself */
+#define RDMA_CS_AGAIN 2     /* dst_sync: not yet; QEMU calls again */
 
-enum rdma_cs_role { RDMA_CS_ROLE_SOURCE = 1, RDMA_CS_ROLE_DEST = 2 };
-enum rdma_cs_phase { RDMA_CS_PHASE_SETUP = 0, RDMA_CS_PHASE_ROUND = 1, RDMA_CS_PHASE_FINISH = 3 };
-enum rdma_cs_log_level { RDMA_CS_LOG_ERROR = 0, RDMA_CS_LOG_WARN = 1, RDMA_CS_LOG_INFO = 2, RDMA_CS_LOG_DEBUG = 3 };
+enum rdma_cs_role {
+    RDMA_CS_ROLE_SOURCE = 1,
+    RDMA_CS_ROLE_DEST = 2,
+};
 
-#define RDMA_CS_BLOCK_F_SHARED 0x1u /* backing is MAP_SHARED (file or memfd) */
+enum rdma_cs_phase {
+    RDMA_CS_PHASE_SETUP = 0,
+    RDMA_CS_PHASE_ROUND = 1,
+    RDMA_CS_PHASE_FINISH = 3,
+};
+
+enum rdma_cs_log_level {
+    RDMA_CS_LOG_ERROR = 0,
+    RDMA_CS_LOG_WARN = 1,
+    RDMA_CS_LOG_INFO = 2,
+    RDMA_CS_LOG_DEBUG = 3,
+};
+
+/* The block's backing is MAP_SHARED (a file or a memfd) */
+#define RDMA_CS_BLOCK_F_SHARED 0x1u
 
 /* One RAM block; valid from *_setup until destroy(). */
 typedef struct rdma_cs_block {
-    const char *idstr;    /* RAMBlock id, e.g. "pc.ram" */
-    void *host;           /* host virtual address of offset 0 */
-    uint64_t used_length; /* bytes to migrate, a multiple of the target page size */
-    uint64_t max_length;  /* reserved size (resizeable blocks) */
-    uint64_t page_size;   /* backing host page size (4 KiB or a huge page) */
-    uint64_t ram_addr;    /* offset in QEMU's ram_addr_t space, for logs */
-    int32_t fd;           /* backing fd or -1 */
-    uint32_t flags;       /* RDMA_CS_BLOCK_F_* */
+    const char *idstr;      /* RAMBlock id, e.g. "pc.ram" */
+    void *host;             /* host virtual address of offset 0 */
+    uint64_t used_length;   /* bytes to migrate, whole target pages */
+    uint64_t max_length;    /* reserved size (resizeable blocks) */
+    uint64_t page_size;     /* backing host page size */
+    uint64_t ram_addr;      /* offset in ram_addr_t space, for logs */
+    int32_t fd;             /* backing fd or -1 */
+    uint32_t flags;         /* RDMA_CS_BLOCK_F_* */
 } rdma_cs_block;
 
 /* Provided by the host (QEMU), valid until destroy(). */
@@ -51,86 +71,109 @@ typedef struct rdma_cs_host_api {
     uint32_t struct_size;
     uint32_t abi_version;
     void *opaque;
+    /* May be called from the plugin's own threads. */
     void (*log)(void *opaque, int level, const char *message);
-    /* Nonzero once the migration is being cancelled or has failed: blocking calls poll it at
-     * least every 100 ms and return -ECANCELED. */
+    /*
+     * Nonzero once the migration is being cancelled or has failed: blocking
+     * calls poll it at least every 100 ms and return -ECANCELED.
+     */
     int (*should_abort)(void *opaque);
 } rdma_cs_host_api;
 
 typedef struct rdma_cs_config {
     uint32_t struct_size;
-    uint32_t role;             /* enum rdma_cs_role */
-    const char *host;          /* HOST of rdma-cs:HOST:PORT (where the destination listens) */
-    const char *port;          /* PORT, as a string */
-    /* Options as one string, "key=value,key=value": budget=64M, max-block=2M, provider=auto,
-     * token=SECRET, control-port=N (default PORT+1), timeout-ms=N. NULL: defaults. */
+    uint32_t role;              /* enum rdma_cs_role */
+    const char *host;           /* HOST of rdma-cs:HOST:PORT */
+    const char *port;           /* PORT, as a string */
+    /*
+     * Options as one string, "key=value,key=value": budget=64M,
+     * max-block=2M, provider=auto, token=SECRET, control-port=N (default
+     * PORT + 1), timeout-ms=N, verify=on|off. NULL: the defaults.
+     */
     const char *options;
-    uint64_t target_page_size; /* 4096 on x86 */
+    uint64_t target_page_size;  /* 4096 on x86 */
 } rdma_cs_config;
 
-/* What get_stats reports: the engine's view of the source side (zeros on the destination). */
+/* What get_stats reports: the source side's engine (zeros elsewhere). */
 typedef struct rdma_cs_stats {
     uint32_t struct_size;
     uint32_t reserved;
-    uint64_t budget_bytes;        /* pinned-memory budget */
-    uint64_t pinned_bytes;        /* registered (pinned) now */
-    uint64_t peak_pinned_bytes;   /* most ever registered at once; never above budget_bytes */
-    uint64_t registrations;       /* registrations made */
-    uint64_t deregistrations;     /* registrations given up */
-    uint64_t cache_hits;          /* writes from a registration that already existed */
-    uint64_t evictions;           /* idle registrations given up for room */
-    uint64_t blocks_written;      /* RDMA writes completed */
-    uint64_t bytes_written;       /* bytes they carried */
-    uint64_t designated_pages;    /* pages waiting to be written (backlog) */
-    uint64_t writes_in_flight;    /* posted, not yet completed */
-    uint64_t budget_wait_ns;      /* time with work to do but no budget for it */
-    uint64_t pages_received;      /* src_save_page calls accepted */
+    uint64_t budget_bytes;      /* pinned-memory budget */
+    uint64_t pinned_bytes;      /* registered (pinned) now */
+    uint64_t peak_pinned_bytes; /* most ever at once; <= budget_bytes */
+    uint64_t registrations;     /* registrations made */
+    uint64_t deregistrations;   /* registrations given up */
+    uint64_t cache_hits;        /* writes from an existing registration */
+    uint64_t evictions;         /* idle registrations given up for room */
+    uint64_t blocks_written;    /* RDMA writes completed */
+    uint64_t bytes_written;     /* bytes they carried */
+    uint64_t designated_pages;  /* pages waiting to be written */
+    uint64_t writes_in_flight;  /* posted, not yet completed */
+    uint64_t budget_wait_ns;    /* time with work but no budget for it */
+    uint64_t pages_received;    /* src_save_page calls accepted */
 } rdma_cs_stats;
 
 typedef struct rdma_cs_plugin_ops {
-    uint32_t abi_version; /* RDMA_CS_ABI_VERSION the plugin was built with */
-    uint32_t struct_size; /* sizeof(rdma_cs_plugin_ops) in the plugin */
+    uint32_t abi_version;   /* RDMA_CS_ABI_VERSION the plugin was built with */
+    uint32_t struct_size;   /* sizeof(rdma_cs_plugin_ops) in the plugin */
     const char *name;
-    uint64_t flags;       /* reserved, 0 */
+    uint64_t flags;         /* reserved, 0 */
 
     /* ---- both roles ---- */
-    int (*create)(const rdma_cs_host_api *host, const rdma_cs_config *config, void **ctx);
-    /* Any thread, idempotent: blocked calls return -ECANCELED soon; later calls return -ECANCELED. */
+    int (*create)(const rdma_cs_host_api *host, const rdma_cs_config *config,
+                  void **ctx);
+    /*
+     * Any thread, idempotent: blocked calls return -ECANCELED soon, later
+     * calls return -ECANCELED.
+     */
     void (*cancel)(void *ctx);
-    /* Exactly once, after every other call has returned: releases everything (nothing stays pinned). */
+    /* Once, after every other call returned: releases (unpins) everything. */
     void (*destroy)(void *ctx);
 
     /* ---- source (migration thread) ---- */
-    /* Prepare; write at most *blob_len bytes of rendezvous data into blob and set *blob_len.
-     * Must not wait for the destination. */
-    int (*src_setup)(void *ctx, const rdma_cs_block *blocks, uint32_t nblocks, uint8_t *blob, uint32_t *blob_len);
-    /* Wait (bounded) until the destination is connected and its memory keys are known. */
+    /*
+     * Prepare; write at most *blob_len bytes of rendezvous data into blob
+     * and set *blob_len. Must not wait for the destination.
+     */
+    int (*src_setup)(void *ctx, const rdma_cs_block *blocks, uint32_t nblocks,
+                     uint8_t *blob, uint32_t *blob_len);
+    /* Wait (bounded) until the destination is connected. */
     int (*src_wait_ready)(void *ctx);
-    /* Optional: iteration seq begins. Called with QEMU's bitmap mutex held: quick. */
+    /* Optional: iteration seq begins. QEMU's bitmap mutex is held: quick. */
     int (*src_iter_begin)(void *ctx, uint32_t phase, uint64_t seq);
-    /* One dirty page: queue it and return at once. Zero pages too; never skip a page. */
-    int (*src_save_page)(void *ctx, uint32_t block, uint64_t offset, uint64_t length, const void *host);
-    /* Iteration seq ends: every page given so far is written and completed, and the destination is
-     * told. FINISH runs with QEMU's BQL held: bounded by the timeout. */
+    /* One dirty page: queue it, return at once. Never skip a page. */
+    int (*src_save_page)(void *ctx, uint32_t block, uint64_t offset,
+                         uint64_t length, const void *host);
+    /*
+     * Iteration seq ends: every page given so far is written and its write
+     * completed, and the destination is told. FINISH runs with QEMU's BQL
+     * held: bounded by the timeout.
+     */
     int (*src_iter_end)(void *ctx, uint32_t phase, uint64_t seq);
 
     /* ---- destination (main-loop coroutine: must not block long) ---- */
-    /* Expose the blocks for remote writes by the authenticated source; may finish asynchronously. */
-    int (*dst_setup)(void *ctx, const rdma_cs_block *blocks, uint32_t nblocks, const uint8_t *blob, uint32_t blob_len);
-    /* 0 once everything written before FENCE(seq) is in guest RAM; RDMA_CS_AGAIN if not yet; <0 on
-     * error. On FINISH, 0 also means remote access is revoked: the guest may run. */
+    /* Expose the blocks to the authenticated source; may finish later. */
+    int (*dst_setup)(void *ctx, const rdma_cs_block *blocks, uint32_t nblocks,
+                     const uint8_t *blob, uint32_t blob_len);
+    /*
+     * 0 once everything written before FENCE(seq) is in guest RAM,
+     * RDMA_CS_AGAIN if not yet, < 0 on error. On FINISH, 0 also means remote
+     * access is revoked: the guest may run.
+     */
     int (*dst_sync)(void *ctx, uint32_t phase, uint64_t seq);
-    /* Optional: an fd that becomes readable when dst_sync may progress; -1: poll every 1 ms. */
+    /* Optional: fd readable when dst_sync may progress; -1: poll (1 ms). */
     int (*dst_get_fd)(void *ctx);
 
     /* ---- 1.0 additions to the original proposal ---- */
-    /* Statistics snapshot; stats->struct_size says how much the caller can take. */
+    /* Statistics; stats->struct_size says how much the caller can take. */
     int (*get_stats)(void *ctx, rdma_cs_stats *stats);
 } rdma_cs_plugin_ops;
 
-/* The only symbol a plugin exports. NULL when qemu_abi_version is not supported. */
-typedef const rdma_cs_plugin_ops *(*rdma_cs_plugin_query_fn)(uint32_t qemu_abi_version);
-const rdma_cs_plugin_ops *rdma_cs_plugin_query(uint32_t qemu_abi_version);
+/* The only symbol a plugin exports; NULL when the version is unsupported. */
+typedef const struct rdma_cs_plugin_ops *
+rdma_cs_plugin_query_func(uint32_t version);
+const struct rdma_cs_plugin_ops *
+rdma_cs_plugin_query(uint32_t qemu_abi_version);
 
 #ifdef __cplusplus
 }

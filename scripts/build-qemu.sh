@@ -36,12 +36,18 @@ if [[ ! -x "$source_dir/configure" ]]; then
   (cd "$source_dir" && git init -q && git add -A && git -c user.name=rdmacs -c user.email=rdmacs@localhost commit -qm "Debian source package")
 fi
 
-# Apply the series on a clean tree each time, so that editing a patch rebuilds from it.
-(cd "$source_dir" && git reset -q --hard && git clean -qfdx -e build)
+# Apply the series on the pristine source each time, so that editing a patch rebuilds from it.
+(cd "$source_dir" && git reset -q --hard "$(git rev-list --max-parents=0 HEAD)" && git clean -qfdx)
 shopt -s nullglob
 for patch in "$root"/qemu-patches/*.patch; do
   (cd "$source_dir" && git apply --whitespace=nowarn "$patch") || { echo "build-qemu: $(basename "$patch") does not apply" >&2; exit 1; }
 done
+# The series carries the plugin ABI header for QEMU; it must be the one the plugin is built with.
+if [[ -f "$source_dir/include/migration/rdma-cs-plugin.h" ]] &&
+   ! cmp -s "$root/include/rdma-cs-plugin.h" "$source_dir/include/migration/rdma-cs-plugin.h"; then
+  echo "build-qemu: include/rdma-cs-plugin.h differs from the copy in qemu-patches/; update the patch" >&2
+  exit 1
+fi
 
 if [[ ! -f "$build_dir/build.ninja" ]]; then
   mkdir -p "$build_dir"

@@ -34,7 +34,7 @@ const rdma_cs_plugin_ops *load_plugin(uint32_t abi_version)
     }
     void *shim = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     CHECK(shim != NULL, "cannot load %s: %s", path, dlerror());
-    rdma_cs_plugin_query_fn query = (rdma_cs_plugin_query_fn)dlsym(shim, RDMA_CS_PLUGIN_QUERY_SYMBOL);
+    rdma_cs_plugin_query_func *query = (rdma_cs_plugin_query_func *)dlsym(shim, RDMA_CS_PLUGIN_QUERY_SYMBOL);
     CHECK(query != NULL, "%s does not export %s", path, RDMA_CS_PLUGIN_QUERY_SYMBOL);
     return query(abi_version);
 }

@@ -8,20 +8,20 @@ namespace RdmaCs.Bindings.Plugin;
 
 public static partial class RdmaCsAbi
 {
-    /// <summary>From rdma-cs-plugin.h:20.</summary>
+    /// <summary>From rdma-cs-plugin.h:23.</summary>
     public const uint RDMA_CS_ABI_MAJOR = 0x1U;
-    /// <summary>From rdma-cs-plugin.h:21.</summary>
+    /// <summary>From rdma-cs-plugin.h:24.</summary>
     public const uint RDMA_CS_ABI_MINOR = 0x0U;
-    /// <summary>From rdma-cs-plugin.h:22.</summary>
-    public const uint RDMA_CS_ABI_VERSION = 0x10000U;
-    /// <summary>From rdma-cs-plugin.h:29.</summary>
-    public const int RDMA_CS_AGAIN = 2;
-    /// <summary>From rdma-cs-plugin.h:35.</summary>
-    public const uint RDMA_CS_BLOCK_F_SHARED = 0x1U;
-    /// <summary>From rdma-cs-plugin.h:28.</summary>
-    public const int RDMA_CS_DECLINE = 1;
     /// <summary>From rdma-cs-plugin.h:25.</summary>
+    public const uint RDMA_CS_ABI_VERSION = 0x10000U;
+    /// <summary>From rdma-cs-plugin.h:34.</summary>
+    public const int RDMA_CS_AGAIN = 2;
+    /// <summary>From rdma-cs-plugin.h:55.</summary>
+    public const uint RDMA_CS_BLOCK_F_SHARED = 0x1U;
+    /// <summary>From rdma-cs-plugin.h:33.</summary>
+    public const int RDMA_CS_DECLINE = 1;
+    /// <summary>From rdma-cs-plugin.h:30.</summary>
     public const uint RDMA_CS_MAX_BLOB = 0x1000U;
-    /// <summary>From rdma-cs-plugin.h:27.</summary>
+    /// <summary>From rdma-cs-plugin.h:32.</summary>
     public const int RDMA_CS_OK = 0;
 }
