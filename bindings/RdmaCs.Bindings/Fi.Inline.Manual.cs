@@ -58,6 +58,9 @@ public static unsafe partial class Fi
     public static nint fi_write(fid_ep* ep, void* buf, nuint len, void* desc, ulong destAddr, ulong addr, ulong key, void* context) =>
         ep->rma->write(ep, buf, len, desc, destAddr, addr, key, context);
 
+    public static nint fi_read(fid_ep* ep, void* buf, nuint len, void* desc, ulong srcAddr, ulong addr, ulong key, void* context) =>
+        ep->rma->read(ep, buf, len, desc, srcAddr, addr, key, context);
+
     // fi_eq.h
     public static nint fi_eq_sread(fid_eq* eq, uint* @event, void* buf, nuint len, int timeout, ulong flags) =>
         eq->ops->sread(eq, @event, buf, len, timeout, flags);

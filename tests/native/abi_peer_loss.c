@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <string.h>
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -52,6 +53,7 @@ int main(void)
     pid_t child = fork();
     CHECK(child >= 0, "fork");
     if (child == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failing parent must not leave it waiting */
         run_destination(destination, options);
     }
 

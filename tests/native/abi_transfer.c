@@ -4,9 +4,11 @@
  * VmLck must never have exceeded the budget, and nothing may stay locked. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -144,6 +146,7 @@ int main(void)
     pid_t child = fork();
     CHECK(child >= 0, "fork");
     if (child == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failing parent must not leave it waiting */
         /* The runtime is loaded after the fork, in each process on its own. */
         exit(run_destination(to_child[0], from_child[1], options));
     }

@@ -116,7 +116,8 @@ public sealed class DestinationServer : IDisposable
             for (int i = 0; i < server._blocks.Length; i++)
             {
                 RamBlock block = server._blocks[i];
-                FabricMemoryRegion region = _domain.Register(block.Address, block.Length, Fi.FI_REMOTE_WRITE, (ulong)i + 1);
+                // Remote reads too: the source reads back a few bytes after its writes, as a fence.
+                FabricMemoryRegion region = _domain.Register(block.Address, block.Length, Fi.FI_REMOTE_WRITE | Fi.FI_REMOTE_READ, (ulong)i + 1);
                 _exposed.Add(region);
                 keys.Add(new RemoteKey(region.Key, _info.RemoteAddressIsVirtual ? (ulong)block.Address : 0));
             }

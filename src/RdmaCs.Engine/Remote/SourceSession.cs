@@ -114,6 +114,8 @@ public sealed class SourceSession : IDisposable
     /// <summary>Tells the destination that round <paramref name="sequence"/> is complete, and waits for its acknowledgement.</summary>
     public void Fence(long sequence)
     {
+        // Every write has completed; the read fence makes sure each has also landed before the destination hears so.
+        _fabric!.Fence(_options.RoundTimeout);
         _control.Send(new Fence(sequence));
         FenceAck ack = Next<FenceAck>();
         if (ack.Sequence != sequence)
@@ -121,6 +123,8 @@ public sealed class SourceSession : IDisposable
             throw new ProtocolException($"the destination acknowledged fence {ack.Sequence}, not {sequence}");
         }
     }
+
+
 
     /// <summary>
     /// Tells the destination the transfer is over (it revokes remote access), then, when <paramref name="verify"/>,

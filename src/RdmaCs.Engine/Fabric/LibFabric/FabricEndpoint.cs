@@ -51,6 +51,18 @@ public sealed unsafe class FabricEndpoint : IDisposable
         return true;
     }
 
+    /// <summary>Posts an RMA read; false when the send queue is full (-FI_EAGAIN).</summary>
+    public bool TryRead(nint local, long length, void* descriptor, ulong remoteAddress, ulong key, ulong context)
+    {
+        long result = Fi.fi_read(_ep, (void*)local, (nuint)length, descriptor, 0, remoteAddress, key, (void*)context);
+        if (FabricCall.IsAgain(result))
+        {
+            return false;
+        }
+        FabricCall.Check(result, "fi_read");
+        return true;
+    }
+
     /// <summary>
     /// Reads completions without blocking (or, with <paramref name="waitMilliseconds"/> &gt; 0, sleeping in the provider up to
     /// that long). Drives the provider's progress, which the tcp provider needs on both sides. Failed operations come back

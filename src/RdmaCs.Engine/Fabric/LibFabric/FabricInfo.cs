@@ -93,7 +93,10 @@ public sealed unsafe class FabricInfo : IDisposable
         nint serviceText = service is null ? 0 : Marshal.StringToCoTaskMemUTF8(service);
         try
         {
-            hints->caps = Fi.FI_RMA | Fi.FI_WRITE | Fi.FI_REMOTE_WRITE;
+            // Reads too: a read after the writes, ordered behind them (FI_ORDER_RAW), is the fence that says
+            // they have landed, whatever a provider means by a write's completion.
+            hints->caps = Fi.FI_RMA | Fi.FI_WRITE | Fi.FI_REMOTE_WRITE | Fi.FI_READ | Fi.FI_REMOTE_READ;
+            hints->tx_attr->msg_order = Fi.FI_ORDER_RAW;
             hints->mode = 0; // no mode bits: rdma-cs passes plain contexts, not fi_context structures
             hints->ep_attr->type = fi_ep_type.FI_EP_MSG;
             hints->domain_attr->mr_mode = SupportedMrMode;

@@ -18,6 +18,9 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
 
     private static readonly TimeSpan SendQueueTimeout = TimeSpan.FromSeconds(30);
 
+    /// <summary>The completion context of a fence read; engine contexts are small slot numbers.</summary>
+    private const ulong FenceContext = ulong.MaxValue;
+
     private readonly FabricDomain _domain;
     private readonly FabricEndpoint _endpoint;
     private readonly RemoteBlock[] _remote;
@@ -29,6 +32,10 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
     private ulong _nextKey = 1;
     private volatile bool _stopping;
     private volatile Exception? _progressFailure;
+    private readonly SemaphoreSlim _fenceDone = new(0);
+    private FabricCompletion _fenceCompletion;
+    private RdmaCs.Memory.AlignedBuffer? _fenceBuffer;
+    private FabricMemoryRegion? _fenceRegion;
 
     public LibFabricFabric(FabricDomain domain, FabricEndpoint endpoint, IReadOnlyList<RemoteBlock> remote)
     {
@@ -95,6 +102,43 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
         _writesPosted.Set();
     }
 
+    /// <summary>
+    /// Returns once every write posted before it has landed in the destination's memory: it reads 8 bytes back
+    /// from the destination, and the endpoint orders reads behind earlier writes (FI_ORDER_RAW). A write's own
+    /// completion does not promise as much on every provider. The fence does not go through the engine's queue.
+    /// </summary>
+    public void Fence(TimeSpan timeout)
+    {
+        if (_fenceRegion is null)
+        {
+            _fenceBuffer = new RdmaCs.Memory.AlignedBuffer(4096);
+            _fenceRegion = _domain.Register(_fenceBuffer.Address, 4096, Fi.FI_READ, Interlocked.Increment(ref _nextKey));
+        }
+        RemoteBlock target = _remote[0];
+        Interlocked.Increment(ref _writesInFlight);
+        long deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        var spinner = new SpinWait();
+        while (!_endpoint.TryRead(_fenceBuffer!.Address, 8, _fenceRegion.Descriptor, target.BaseAddress, target.Key, FenceContext))
+        {
+            _writesPosted.Set();
+            if (Stopwatch.GetTimestamp() > deadline)
+            {
+                Interlocked.Decrement(ref _writesInFlight);
+                throw new FabricException($"the fence read could not be posted within {timeout.TotalSeconds:0} s");
+            }
+            spinner.SpinOnce(sleep1Threshold: -1);
+        }
+        _writesPosted.Set();
+        if (!_fenceDone.Wait(timeout))
+        {
+            throw new TimeoutException($"the fence read did not complete within {timeout.TotalSeconds:0} s");
+        }
+        if (!_fenceCompletion.Succeeded)
+        {
+            throw new FabricException($"the fence read failed: {_fenceCompletion.Message}", _fenceCompletion.Error);
+        }
+    }
+
     public int PollCompletions(Span<FabricCompletion> completions)
     {
         int count = 0;
@@ -114,6 +158,8 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
         _writesPosted.Set();
         _progress.Join();
         _writesPosted.Dispose();
+        _fenceRegion?.Dispose();
+        _fenceBuffer?.Dispose();
     }
 
     private void RunProgress()
@@ -137,6 +183,12 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
                 }
                 for (int i = 0; i < count; i++)
                 {
+                    if (completions[i].Context == FenceContext)
+                    {
+                        _fenceCompletion = completions[i];
+                        _fenceDone.Release();
+                        continue;
+                    }
                     _completed.Enqueue(completions[i]);
                 }
                 Interlocked.Add(ref _writesInFlight, -count);
