@@ -7,11 +7,16 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 
 scripts/setup.sh
 
-echo "== .NET tests (engine)"
+echo "== native: the engine (NativeAOT), the shim, the C tests and the test guest"
+scripts/build-native.sh
+
+echo "== QEMU 7.2 with qemu-patches/ (about 8 minutes on a fresh machine)"
+scripts/build-qemu.sh >/dev/null
+
+echo "== .NET tests (engine, bindings, serve/send processes, QEMU migrations)"
 dotnet test Plugin.sln -c Release --nologo -v quiet --logger "console;verbosity=normal"
 
-echo "== native: the engine (NativeAOT) behind the C shim, played by C hosts (ctest)"
-scripts/build-native.sh
+echo "== C hosts playing QEMU against the plugin (ctest)"
 ctest --test-dir build/cmake --output-on-failure
 
 echo "== the demo moves and verifies a live region (main job, small)"

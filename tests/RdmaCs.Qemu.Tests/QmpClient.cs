@@ -1,0 +1,69 @@
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace RdmaCs.Qemu.Tests;
+
+/// <summary>A minimal QMP client over QEMU's unix socket: one command at a time, events skipped.</summary>
+internal sealed class QmpClient : IDisposable
+{
+    private readonly Socket _socket;
+    private readonly StreamReader _reader;
+    private readonly StreamWriter _writer;
+
+    private QmpClient(Socket socket)
+    {
+        _socket = socket;
+        var stream = new NetworkStream(socket);
+        _reader = new StreamReader(stream, Encoding.UTF8);
+        _writer = new StreamWriter(stream, new UTF8Encoding(false)) { AutoFlush = true, NewLine = "\n" };
+    }
+
+    public static QmpClient Connect(string path, TimeSpan timeout)
+    {
+        DateTime deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { ReceiveTimeout = 60_000 };
+            try
+            {
+                socket.Connect(new UnixDomainSocketEndPoint(path));
+                var client = new QmpClient(socket);
+                client._reader.ReadLine(); // greeting
+                client.Execute("qmp_capabilities");
+                return client;
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline)
+            {
+                socket.Dispose();
+                Thread.Sleep(50);
+            }
+        }
+    }
+
+    /// <summary>Runs a command; returns its "return" value, or throws with QEMU's error description.</summary>
+    public JsonNode? Execute(string command, JsonObject? arguments = null)
+    {
+        var request = new JsonObject { ["execute"] = command };
+        if (arguments is not null)
+        {
+            request["arguments"] = arguments;
+        }
+        _writer.WriteLine(request.ToJsonString());
+        while (true)
+        {
+            string line = _reader.ReadLine() ?? throw new IOException($"QEMU closed QMP during {command}");
+            JsonNode reply = JsonNode.Parse(line)!;
+            if (reply["error"] is { } error)
+            {
+                throw new InvalidOperationException($"QMP {command}: {error["desc"]}");
+            }
+            if (reply.AsObject().ContainsKey("return"))
+            {
+                return reply["return"];
+            }
+        }
+    }
+
+    public void Dispose() => _socket.Dispose();
+}
