@@ -78,18 +78,26 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
         // Always the descriptor: FI_MR_LOCAL providers (verbs) need it, the others ignore it.
         var region = (FabricMemoryRegion)source.ProviderState!;
         ulong remoteAddress = target.BaseAddress + (ulong)remoteOffset;
+        Post(() => _endpoint.TryWrite(localAddress, length, region.Descriptor, remoteAddress, target.Key, context), SendQueueTimeout);
+    }
+
+    /// <summary>
+    /// Posts one operation, retrying while the send queue is full (the progress thread frees it as completions
+    /// arrive), and counts it in flight so the progress thread keeps reading the completion queue.
+    /// </summary>
+    private void Post(Func<bool> tryPost, TimeSpan timeout)
+    {
         Interlocked.Increment(ref _writesInFlight);
-        long deadline = Stopwatch.GetTimestamp() + (long)(SendQueueTimeout.TotalSeconds * Stopwatch.Frequency);
+        long deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
         try
         {
             var spinner = new SpinWait();
-            while (!_endpoint.TryWrite(localAddress, length, region.Descriptor, remoteAddress, target.Key, context))
+            while (!tryPost())
             {
-                // The send queue is full: the progress thread frees it as completions arrive.
                 _writesPosted.Set();
                 if (Stopwatch.GetTimestamp() > deadline)
                 {
-                    throw new FabricException($"the send queue stayed full for {SendQueueTimeout.TotalSeconds:0} s: is the destination still there?");
+                    throw new FabricException($"the send queue stayed full for {timeout.TotalSeconds:0} s: is the destination still there?");
                 }
                 spinner.SpinOnce(sleep1Threshold: -1);
             }
@@ -115,20 +123,7 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
             _fenceRegion = _domain.Register(_fenceBuffer.Address, 4096, Fi.FI_READ, Interlocked.Increment(ref _nextKey));
         }
         RemoteBlock target = _remote[0];
-        Interlocked.Increment(ref _writesInFlight);
-        long deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
-        var spinner = new SpinWait();
-        while (!_endpoint.TryRead(_fenceBuffer!.Address, 8, _fenceRegion.Descriptor, target.BaseAddress, target.Key, FenceContext))
-        {
-            _writesPosted.Set();
-            if (Stopwatch.GetTimestamp() > deadline)
-            {
-                Interlocked.Decrement(ref _writesInFlight);
-                throw new FabricException($"the fence read could not be posted within {timeout.TotalSeconds:0} s");
-            }
-            spinner.SpinOnce(sleep1Threshold: -1);
-        }
-        _writesPosted.Set();
+        Post(() => _endpoint.TryRead(_fenceBuffer!.Address, 8, _fenceRegion.Descriptor, target.BaseAddress, target.Key, FenceContext), timeout);
         if (!_fenceDone.Wait(timeout))
         {
             throw new TimeoutException($"the fence read did not complete within {timeout.TotalSeconds:0} s");
