@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using RdmaCs.Cli.Commands;
 using RdmaCs.Cli.Output;
 using RdmaCs.Configuration;
 using RdmaCs.Fabric.Memory;
@@ -21,23 +22,13 @@ internal static class EngineBenchmark
 
     public static int Run(Settings settings)
     {
-        var budgeted = new EngineOptions { BudgetBytes = settings.BudgetBytes, MaxBlockBytes = settings.MaxBlockBytes };
-        var unbounded = budgeted with { BudgetBytes = Math.Max(settings.SizeBytes, settings.MaxBlockBytes) };
-        try
+        EngineOptions? budgeted = EngineOptionsFromCommandLine.Create("bench engine", settings.SizeBytes, settings.BudgetBytes, settings.MaxBlockBytes);
+        if (budgeted is null)
         {
-            budgeted.Validate();
-            unbounded.Validate();
-            if (settings.SizeBytes <= 0 || settings.SizeBytes % budgeted.PageSize != 0 || settings.Repeat < 1)
-            {
-                throw new EngineConfigurationException(
-                    $"--size must be a positive whole number of {budgeted.PageSize}-byte pages and --repeat at least 1");
-            }
-        }
-        catch (EngineConfigurationException e)
-        {
-            Console.Error.WriteLine($"rdmacs bench engine: {e.Message}");
             return 2;
         }
+        // Valid whenever the budgeted options and the size are: a budget of the whole region, at least one block.
+        EngineOptions unbounded = budgeted with { BudgetBytes = Math.Max(settings.SizeBytes, settings.MaxBlockBytes) };
 
         Progress(settings, "designation cost per page (single thread)...");
         (double newNs, double againNs) = MeasureDesignation(settings.SizeBytes, budgeted.PageSize);

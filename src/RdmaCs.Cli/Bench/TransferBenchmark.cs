@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
+using RdmaCs.Cli.Commands;
 using RdmaCs.Cli.Output;
 using RdmaCs.Cli.Remote;
 using RdmaCs.Configuration;
@@ -34,14 +35,9 @@ internal static class TransferBenchmark
 
     public static int Execute(Settings settings)
     {
-        var options = new EngineOptions { BudgetBytes = settings.BudgetBytes, MaxBlockBytes = settings.MaxBlockBytes };
-        try
+        EngineOptions? options = EngineOptionsFromCommandLine.Create("bench transfer", settings.SizeBytes, settings.BudgetBytes, settings.MaxBlockBytes);
+        if (options is null)
         {
-            options.Validate();
-        }
-        catch (EngineConfigurationException e)
-        {
-            Console.Error.WriteLine($"rdmacs bench transfer: {e.Message}");
             return 2;
         }
         string token = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
