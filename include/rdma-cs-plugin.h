@@ -111,6 +111,7 @@ typedef struct rdma_cs_stats {
     uint64_t writes_in_flight;  /* posted, not yet completed */
     uint64_t budget_wait_ns;    /* time with work but no budget for it */
     uint64_t pages_received;    /* src_save_page calls accepted */
+    uint64_t zero_pages;        /* pages sent as zero ranges, not written */
 } rdma_cs_stats;
 
 typedef struct rdma_cs_plugin_ops {

@@ -36,11 +36,15 @@ if [[ ! -x "$source_dir/configure" ]]; then
   (cd "$source_dir" && git init -q && git add -A && git -c user.name=rdmacs -c user.email=rdmacs@localhost commit -qm "Debian source package")
 fi
 
-# Apply the series on the pristine source each time, so that editing a patch rebuilds from it.
-(cd "$source_dir" && git reset -q --hard "$(git rev-list --max-parents=0 HEAD)" && git clean -qfdx)
+# Apply the series on the pristine source each time, as commits, so that editing a patch rebuilds from it (and work
+# on the series is done as commits in build/qemu-src, exported by scripts/export-qemu-patches.sh). This discards
+# anything not exported.
+(cd "$source_dir" && git am --abort >/dev/null 2>&1 || true
+ git reset -q --hard "$(git rev-list --max-parents=0 HEAD)" && git clean -qfdx)
 shopt -s nullglob
 for patch in "$root"/qemu-patches/*.patch; do
-  (cd "$source_dir" && git apply --whitespace=nowarn "$patch") || { echo "build-qemu: $(basename "$patch") does not apply" >&2; exit 1; }
+  (cd "$source_dir" && git -c user.name=rdmacs -c user.email=rdmacs@localhost am -q --keep-cr "$patch") ||
+    { echo "build-qemu: $(basename "$patch") does not apply" >&2; exit 1; }
 done
 # The series carries the plugin ABI header for QEMU; it must be the one the plugin is built with.
 if [[ -f "$source_dir/include/migration/rdma-cs-plugin.h" ]] &&

@@ -2,10 +2,10 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
 
-namespace RdmaCs.Qemu.Tests;
+namespace RdmaCs.Qemu;
 
-/// <summary>A minimal QMP client over QEMU's unix socket: one command at a time, events skipped.</summary>
-internal sealed class QmpClient : IDisposable
+/// <summary>A minimal QMP client over QEMU's unix socket: one command at a time (any thread), events skipped.</summary>
+public sealed class QmpClient : IDisposable
 {
     private readonly Socket _socket;
     private readonly StreamReader _reader;
@@ -19,7 +19,8 @@ internal sealed class QmpClient : IDisposable
         _writer = new StreamWriter(stream, new UTF8Encoding(false)) { AutoFlush = true, NewLine = "\n" };
     }
 
-    public static QmpClient Connect(string path, TimeSpan timeout)
+    /// <summary>Connects, retrying until the socket exists; <paramref name="gone"/> explains why waiting is pointless.</summary>
+    public static QmpClient Connect(string path, TimeSpan timeout, Func<string?>? gone = null)
     {
         DateTime deadline = DateTime.UtcNow + timeout;
         while (true)
@@ -36,13 +37,25 @@ internal sealed class QmpClient : IDisposable
             catch (SocketException) when (DateTime.UtcNow < deadline)
             {
                 socket.Dispose();
+                if (gone?.Invoke() is { } reason)
+                {
+                    throw new IOException(reason);
+                }
                 Thread.Sleep(50);
             }
         }
     }
 
-    /// <summary>Runs a command; returns its "return" value, or throws with QEMU's error description.</summary>
+    /// <summary>Runs a command; returns its "return" value, or throws <see cref="QmpException"/> with QEMU's error description.</summary>
     public JsonNode? Execute(string command, JsonObject? arguments = null)
+    {
+        lock (_writer)
+        {
+            return ExecuteLocked(command, arguments);
+        }
+    }
+
+    private JsonNode? ExecuteLocked(string command, JsonObject? arguments)
     {
         var request = new JsonObject { ["execute"] = command };
         if (arguments is not null)
@@ -56,7 +69,7 @@ internal sealed class QmpClient : IDisposable
             JsonNode reply = JsonNode.Parse(line)!;
             if (reply["error"] is { } error)
             {
-                throw new InvalidOperationException($"QMP {command}: {error["desc"]}");
+                throw new QmpException(command, (string?)error["desc"] ?? "no description");
             }
             if (reply.AsObject().ContainsKey("return"))
             {
@@ -66,4 +79,10 @@ internal sealed class QmpClient : IDisposable
     }
 
     public void Dispose() => _socket.Dispose();
+}
+
+/// <summary>QEMU refused a QMP command; <see cref="Exception.Message"/> is QEMU's own description.</summary>
+public sealed class QmpException(string command, string description) : Exception(description)
+{
+    public string Command { get; } = command;
 }

@@ -1,0 +1,103 @@
+using System.Diagnostics;
+
+namespace RdmaCs.Qemu;
+
+/// <summary>
+/// A patched QEMU running the page-writer guest under TCG, with a QMP socket; killed on dispose. A destination
+/// starts paused with <c>-incoming defer</c>, so that its migration parameters can be set before it listens.
+/// </summary>
+public sealed class QemuMachine : IDisposable
+{
+    private readonly Process _process;
+    private readonly string _folder;
+    private readonly List<string> _log = [];
+
+    private QemuMachine(string name, long memoryBytes, bool incoming, IEnumerable<string> extraArguments)
+    {
+        QemuPaths.RequireBuilt();
+        Name = name;
+        MemoryBytes = memoryBytes;
+        _folder = Directory.CreateTempSubdirectory($"rdmacs-{name}-").FullName;
+        var start = new ProcessStartInfo(QemuPaths.Binary) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (string argument in new[]
+                 {
+                     "-name", name, "-L", "/usr/share/seabios", "-L", "/usr/share/qemu", "-machine", "pc,accel=tcg",
+                     "-m", $"{memoryBytes >> 20}M", "-nic", "none", "-display", "none", "-serial", "none", "-monitor", "none",
+                     "-drive", $"file={QemuPaths.Guest},format=raw,if=floppy,readonly=on",
+                     "-global", $"migration.rdma-cs-plugin={QemuPaths.Plugin}",
+                     "-qmp", $"unix:{QmpPath},server=on,wait=off",
+                 }.Concat(incoming ? ["-incoming", "defer", "-S"] : []).Concat(extraArguments))
+        {
+            start.ArgumentList.Add(argument);
+        }
+        _process = Process.Start(start)!;
+        _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (_log) { _log.Add(e.Data); } } };
+        _process.OutputDataReceived += (_, _) => { };
+        _process.BeginErrorReadLine();
+        _process.BeginOutputReadLine();
+        try
+        {
+            Qmp = QmpClient.Connect(QmpPath, TimeSpan.FromSeconds(30), () => _process.HasExited ? $"QEMU exited: {LogText}" : null);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Starts the guest running.</summary>
+    public static QemuMachine StartSource(string name, long memoryBytes, params string[] extraArguments) =>
+        new(name, memoryBytes, incoming: false, extraArguments);
+
+    /// <summary>Starts a paused QEMU waiting for <c>migrate-incoming</c>.</summary>
+    public static QemuMachine StartDestination(string name, long memoryBytes, params string[] extraArguments) =>
+        new(name, memoryBytes, incoming: true, extraArguments);
+
+    public string Name { get; }
+    public long MemoryBytes { get; }
+    public QmpClient Qmp { get; } = null!;
+    public int Pid => _process.Id;
+    public bool HasExited => _process.HasExited;
+    public string QmpPath => Path.Combine(_folder, "qmp.sock");
+
+    /// <summary>What QEMU printed on stderr so far.</summary>
+    public string LogText { get { lock (_log) { return string.Join("\n", _log); } } }
+
+    /// <summary>The run state QEMU reports ("running", "paused", "postmigrate", ...).</summary>
+    public string RunState => (string)Qmp.Execute("query-status")!["status"]!;
+
+    /// <summary>Guest-physical memory [0, <see cref="MemoryBytes"/>) as QEMU has it (pmemsave; below the PCI hole).</summary>
+    public byte[] ReadMemory()
+    {
+        string file = Path.Combine(_folder, "memory.bin");
+        Qmp.Execute("pmemsave", new() { ["val"] = 0, ["size"] = MemoryBytes, ["filename"] = file });
+        byte[] memory = File.ReadAllBytes(file);
+        File.Delete(file);
+        return memory;
+    }
+
+    /// <summary>Kills QEMU at once (SIGKILL), as a crashed host would.</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+            _process.WaitForExit();
+        }
+    }
+
+    public void Dispose()
+    {
+        Qmp?.Dispose();
+        Kill();
+        _process.Dispose();
+        try
+        {
+            Directory.Delete(_folder, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
