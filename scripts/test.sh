@@ -20,7 +20,7 @@ echo "== C hosts playing QEMU against the plugin (ctest)"
 ctest --test-dir build/cmake --output-on-failure
 
 echo "== the demo moves and verifies a live region (main job, small)"
-./rdmacs demo --json --size 64M --budget 8M --rounds 3 > build/demo-smoke.json
+./rdmacs demo processes --json --size 64M --budget 8M --rounds 3 > build/demo-smoke.json
 grep -q '"verified": true' build/demo-smoke.json
 
 echo "== all tests passed"

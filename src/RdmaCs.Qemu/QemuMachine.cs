@@ -21,7 +21,7 @@ public sealed class QemuMachine : IDisposable
         var start = new ProcessStartInfo(QemuPaths.Binary) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (string argument in new[]
                  {
-                     "-name", name, "-L", "/usr/share/seabios", "-L", "/usr/share/qemu", "-machine", "pc,accel=tcg",
+                     "-name", $"{name},debug-threads=on", "-L", "/usr/share/seabios", "-L", "/usr/share/qemu", "-machine", "pc,accel=tcg",
                      "-m", $"{memoryBytes >> 20}M", "-nic", "none", "-display", "none", "-serial", "none", "-monitor", "none",
                      "-drive", $"file={QemuPaths.Guest},format=raw,if=floppy,readonly=on",
                      "-global", $"migration.rdma-cs-plugin={QemuPaths.Plugin}",

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using RdmaCs.Cli.Bench;
+using RdmaCs.Cli.Qemu;
 
 namespace RdmaCs.Cli.Commands;
 
@@ -12,7 +13,28 @@ internal static class BenchCommand
         bench.Subcommands.Add(EngineBenchCommand());
         bench.Subcommands.Add(TransferBenchCommand());
         bench.Subcommands.Add(AbiBenchCommand());
+        bench.Subcommands.Add(QemuBenchCommand());
         return bench;
+    }
+
+    private static Command QemuBenchCommand()
+    {
+        var memory = new SizeOption("--memory", "guest RAM", "512M");
+        var budget = new SizeOption("--budget", "rdma-cs pinned-memory budget", "64M");
+        var provider = SharedOptions.Provider();
+        provider.DefaultValueFactory = _ => "tcp";
+        var repeat = CountOption.Create("--repeat", "migrations of each kind, alternated; the median of each is reported", 3, minimum: 1);
+        var json = new Option<bool>("--json") { Description = "print the figures as JSON only" };
+        var plot = new Option<FileInfo?>("--plot") { Description = "draw the three migrations over time into this PNG" };
+        var command = new Command("qemu",
+            "The page-writer guest live-migrated between two QEMU processes three ways in one run: rdma-cs, QEMU's tcp:, and " +
+            "QEMU's multifd (4 channels); total time, downtime, bytes and peak pinned memory of each (builds QEMU first if needed).")
+        {
+            memory, budget, provider, repeat, json, plot,
+        };
+        command.SetAction(parse => QemuBenchmark.Run(new QemuBenchmark.Settings(
+            memory.Get(parse), budget.Get(parse), parse.GetValue(provider)!, parse.GetValue(repeat), parse.GetValue(json), parse.GetValue(plot))));
+        return command;
     }
 
     private static Command AbiBenchCommand()

@@ -1,0 +1,101 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json.Nodes;
+using RdmaCs.Configuration;
+using RdmaCs.Qemu;
+
+namespace RdmaCs.Cli.Qemu;
+
+/// <summary>
+/// One migration of the page-writer guest between two fresh QEMU processes on this host, then the check of its
+/// outcome: the memories of source and destination (both stopped) compared byte for byte, every page whole.
+/// </summary>
+internal static class GuestMigration
+{
+    public sealed record Settings(long MemoryBytes, long BudgetBytes, string Provider, TimeSpan WarmUp, TimeSpan Timeout);
+
+    public sealed record Result(MigrationOutcome Outcome, bool Verified, string Verification)
+    {
+        public string Name => Outcome.Settings.Name;
+
+        /// <summary>The summary fields the demo and the benchmark print for each transport.</summary>
+        public JsonObject ToJson()
+        {
+            var json = new JsonObject
+            {
+                ["status"] = Outcome.Status,
+                ["verified"] = Verified,
+                ["total_ms"] = Outcome.TotalMs,
+                ["downtime_ms"] = Outcome.DowntimeMs,
+                ["setup_ms"] = Outcome.SetupMs,
+                ["transferred_bytes"] = Outcome.TransferredBytes,
+                ["peak_pinned_bytes"] = Outcome.PeakLockedBytes,
+                ["pinned_after_bytes"] = Outcome.LockedAfterBytes,
+                ["rounds"] = Outcome.Rounds,
+                ["normal_pages"] = Outcome.NormalPages,
+                ["zero_pages"] = Outcome.ZeroPages,
+            };
+            if (Outcome.RdmaCs is { } rdmaCs)
+            {
+                json["rdma_cs"] = rdmaCs.DeepClone();
+            }
+            if (Outcome.Error is { } error)
+            {
+                json["error"] = error;
+            }
+            return json;
+        }
+    }
+
+    public static Result Run(Settings settings, MigrationTransport transport, Action<MigrationProgress>? onProgress = null)
+    {
+        using var destination = QemuMachine.StartDestination($"{Name(transport)}-destination", settings.MemoryBytes);
+        using var source = QemuMachine.StartSource($"{Name(transport)}-source", settings.MemoryBytes);
+        Thread.Sleep(settings.WarmUp); // the guest boots and rewrites its RAM for a while first
+        var migration = new MigrationSettings
+        {
+            Transport = transport,
+            Port = FreePort(),
+            ControlPort = FreePort(),
+            BudgetBytes = settings.BudgetBytes,
+            Token = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)),
+            Provider = settings.Provider,
+        };
+        MigrationOutcome outcome = LiveMigration.Run(source, destination, migration, settings.Timeout, onProgress, TimeSpan.FromMilliseconds(100));
+        if (!outcome.Completed)
+        {
+            string logs = $"source QEMU: {Last(source.LogText)}; destination QEMU: {Last(destination.LogText)}";
+            return new Result(outcome, false, $"migration {outcome.Status}: {outcome.Error ?? "no error given"} ({logs})");
+        }
+        return Verify(outcome, source, destination);
+    }
+
+    private static Result Verify(MigrationOutcome outcome, QemuMachine source, QemuMachine destination)
+    {
+        byte[] before = source.ReadMemory();
+        byte[] after = destination.ReadMemory();
+        long first = GuestMemory.FirstDifference(before, after);
+        if (first >= 0)
+        {
+            return new Result(outcome, false, $"guest memory differs first at 0x{first:x}");
+        }
+        int torn = GuestMemory.TornPages(after);
+        if (torn > 1)
+        {
+            return new Result(outcome, false, $"{torn} pages are torn (at most the one being written may be)");
+        }
+        return new Result(outcome, true,
+            $"{ByteSize.FormatApproximate(before.Length)} equal byte for byte, every page whole (guest generation {GuestMemory.FirstGeneration(after)})");
+    }
+
+    public static string Name(MigrationTransport transport) => new MigrationSettings { Transport = transport, Port = 0 }.Name;
+
+    private static string Last(string log) => log.Length == 0 ? "(nothing)" : log.Split('\n')[^1];
+
+    private static int FreePort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+}

@@ -1,0 +1,44 @@
+using System.Diagnostics;
+using RdmaCs.Qemu;
+
+namespace RdmaCs.Cli.Qemu;
+
+/// <summary>Builds the plugin and the patched QEMU with the repository's scripts when they are not built yet.</summary>
+internal static class QemuBuild
+{
+    /// <summary>False (after saying why on stderr) when a build script failed.</summary>
+    public static bool Ensure(string command)
+    {
+        if (!File.Exists(QemuPaths.Plugin) || !File.Exists(QemuPaths.Guest))
+        {
+            Console.Error.WriteLine($"rdmacs {command}: building the plugin (scripts/build-native.sh, about a minute)...");
+            if (!RunScript("build-native.sh"))
+            {
+                return false;
+            }
+        }
+        if (!File.Exists(QemuPaths.Binary))
+        {
+            Console.Error.WriteLine($"rdmacs {command}: building the patched QEMU (scripts/build-qemu.sh, about 8 minutes the first time)...");
+            if (!RunScript("build-qemu.sh"))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static bool RunScript(string name)
+    {
+        var start = new ProcessStartInfo(Path.Combine(QemuPaths.Root, "scripts", name)) { UseShellExecute = false, RedirectStandardOutput = true };
+        using Process process = Process.Start(start)!;
+        process.StandardOutput.ReadToEnd(); // the scripts print the path they built; their progress goes to stderr
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+        {
+            Console.Error.WriteLine($"rdmacs: scripts/{name} failed (exit {process.ExitCode}); its output is above");
+            return false;
+        }
+        return true;
+    }
+}
