@@ -12,7 +12,7 @@ public sealed class QemuMachine : IDisposable
     private readonly string _folder;
     private readonly List<string> _log = [];
 
-    private QemuMachine(string name, long memoryBytes, bool incoming, IEnumerable<string> extraArguments)
+    private QemuMachine(string name, long memoryBytes, bool incoming, GuestLoad? load, IEnumerable<string> extraArguments)
     {
         QemuPaths.RequireBuilt();
         Name = name;
@@ -26,7 +26,7 @@ public sealed class QemuMachine : IDisposable
                      "-drive", $"file={QemuPaths.Guest},format=raw,if=floppy,readonly=on",
                      "-global", $"migration.rdma-cs-plugin={QemuPaths.Plugin}",
                      "-qmp", $"unix:{QmpPath},server=on,wait=off",
-                 }.Concat(incoming ? ["-incoming", "defer", "-S"] : []).Concat(extraArguments))
+                 }.Concat(incoming ? ["-incoming", "defer", "-S"] : []).Concat((load ?? GuestLoad.AllMemory).LoaderArguments).Concat(extraArguments))
         {
             start.ArgumentList.Add(argument);
         }
@@ -46,13 +46,13 @@ public sealed class QemuMachine : IDisposable
         }
     }
 
-    /// <summary>Starts the guest running.</summary>
-    public static QemuMachine StartSource(string name, long memoryBytes, params string[] extraArguments) =>
-        new(name, memoryBytes, incoming: false, extraArguments);
+    /// <summary>Starts the guest running, with <paramref name="load"/> (default: rewriting all of its RAM).</summary>
+    public static QemuMachine StartSource(string name, long memoryBytes, GuestLoad? load = null, params string[] extraArguments) =>
+        new(name, memoryBytes, incoming: false, load, extraArguments);
 
     /// <summary>Starts a paused QEMU waiting for <c>migrate-incoming</c>.</summary>
     public static QemuMachine StartDestination(string name, long memoryBytes, params string[] extraArguments) =>
-        new(name, memoryBytes, incoming: true, extraArguments);
+        new(name, memoryBytes, incoming: true, null, extraArguments);
 
     public string Name { get; }
     public long MemoryBytes { get; }

@@ -1,8 +1,13 @@
-# The test guest: a 512-byte boot sector that switches to 32-bit protected mode and then, for ever, fills every
-# 4 KiB page from 1 MiB to the top of RAM with one 32-bit generation number, then moves to the next generation.
-# So every page of guest RAM above 1 MiB is uniform except, at most, the one page being written when the guest
-# is stopped; a page that is lost, stale or torn by a migration is visible. Each finished sweep writes its
-# generation to debug port 0xe9 (the low byte), which QEMU's isa-debugcon can show.
+# The test guest: a 512-byte boot sector that switches to 32-bit protected mode and then, for ever, fills 4 KiB pages
+# from 1 MiB up with one 32-bit generation number each, then moves to the next generation. So every page of guest
+# RAM above 1 MiB is uniform except, at most, the one page being written when the guest is stopped; a page that is
+# lost, stale or torn by a migration is visible. Each finished sweep writes its generation to debug port 0xe9 (the
+# low byte), which QEMU's isa-debugcon can show.
+#
+# Its load is set by two 32-bit words at 0x90000, which QEMU's loader device can put there
+# (-device loader,addr=0x90000,data=N,data-len=4); both are zero when absent:
+#   0x90000  hot set: bytes above 1 MiB rewritten sweep after sweep (0: all RAM)
+#   0x90004  flags: bit 0 set = leave the rest of RAM untouched (zero); clear = fill all of it once, generation 1
     .code16
     .globl _start
 _start:
@@ -40,13 +45,32 @@ protected:
     shl $16, %edx
     add $0x1000000, %edx        # edx = end of RAM below 4 GiB
     mov $1, %ebx                # generation
+    testl $1, 0x90004
+    jnz hot_set
+    mov $0x100000, %edi         # fill all of RAM once
+fill:
+    mov %ebx, %eax
+    mov $1024, %ecx
+    rep stosl
+    cmp %edx, %edi
+    jb fill
+    inc %ebx
+hot_set:
+    mov 0x90000, %esi           # esi = end of the hot set
+    add $0x100000, %esi
+    cmp $0x100000, %esi
+    je all_ram
+    cmp %edx, %esi
+    jbe sweep
+all_ram:
+    mov %edx, %esi
 sweep:
     mov $0x100000, %edi
 page:
     mov %ebx, %eax
     mov $1024, %ecx
     rep stosl                   # one whole page, one value
-    cmp %edx, %edi
+    cmp %esi, %edi
     jb page
     mov %bl, %al
     out %al, $0xe9

@@ -11,7 +11,7 @@ namespace RdmaCs.Cli.Bench;
 /// </summary>
 internal static class QemuBenchmark
 {
-    public sealed record Settings(long MemoryBytes, long BudgetBytes, string Provider, int Repeat, bool Json, FileInfo? Plot);
+    public sealed record Settings(long MemoryBytes, long BudgetBytes, string Provider, GuestLoad Load, int Repeat, bool Json, FileInfo? Plot);
 
     private static readonly MigrationTransport[] Transports = [MigrationTransport.RdmaCs, MigrationTransport.Tcp, MigrationTransport.Multifd];
 
@@ -21,7 +21,7 @@ internal static class QemuBenchmark
         {
             return 1;
         }
-        var migration = new GuestMigration.Settings(settings.MemoryBytes, settings.BudgetBytes, settings.Provider,
+        var migration = new GuestMigration.Settings(settings.MemoryBytes, settings.BudgetBytes, settings.Provider, settings.Load,
             WarmUp: TimeSpan.FromSeconds(1), Timeout: TimeSpan.FromMinutes(5));
         var runs = Transports.ToDictionary(t => t, _ => new List<GuestMigration.Result>());
         for (int i = 0; i < settings.Repeat; i++)
@@ -43,6 +43,7 @@ internal static class QemuBenchmark
             ["verified"] = verified,
             ["memory_bytes"] = settings.MemoryBytes,
             ["budget_bytes"] = settings.BudgetBytes,
+            ["load"] = settings.Load.ToString(),
             ["repeat"] = settings.Repeat,
         };
         foreach (MigrationTransport transport in Transports)

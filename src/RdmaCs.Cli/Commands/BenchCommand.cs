@@ -26,14 +26,15 @@ internal static class BenchCommand
         var repeat = CountOption.Create("--repeat", "migrations of each kind, alternated; the median of each is reported", 3, minimum: 1);
         var json = new Option<bool>("--json") { Description = "print the figures as JSON only" };
         var plot = new Option<FileInfo?>("--plot") { Description = "draw the three migrations over time into this PNG" };
+        var load = GuestLoadOption.Create();
         var command = new Command("qemu",
             "The page-writer guest live-migrated between two QEMU processes three ways in one run: rdma-cs, QEMU's tcp:, and " +
             "QEMU's multifd (4 channels); total time, downtime, bytes and peak pinned memory of each (builds QEMU first if needed).")
         {
-            memory, budget, provider, repeat, json, plot,
+            memory, budget, provider, load, repeat, json, plot,
         };
         command.SetAction(parse => QemuBenchmark.Run(new QemuBenchmark.Settings(
-            memory.Get(parse), budget.Get(parse), parse.GetValue(provider)!, parse.GetValue(repeat), parse.GetValue(json), parse.GetValue(plot))));
+            memory.Get(parse), budget.Get(parse), parse.GetValue(provider)!, parse.GetValue(load)!, parse.GetValue(repeat), parse.GetValue(json), parse.GetValue(plot))));
         return command;
     }
 

@@ -17,6 +17,7 @@ internal static class DemoCommand
         var memory = new SizeOption("--memory", "guest RAM", "512M");
         var budget = new SizeOption("--budget", "rdma-cs pinned-memory budget on each host", "64M");
         var provider = SharedOptions.Provider();
+        var load = GuestLoadOption.Create();
         var json = new Option<bool>("--json") { Description = "no live display; print the summary as JSON" };
         var command = new Command("demo",
             "Live migration of a real guest: two QEMU processes (patched, TCG) on this host, a guest that keeps rewriting all of " +
@@ -24,9 +25,10 @@ internal static class DemoCommand
             "backlog), its memory verified byte for byte, and the same guest migrated with QEMU's own tcp: for comparison. " +
             "Builds the plugin and QEMU first when they are not built.")
         {
-            memory, budget, provider, json,
+            memory, budget, provider, load, json,
         };
-        command.SetAction(parse => QemuDemo.Run(new QemuDemo.Settings(memory.Get(parse), budget.Get(parse), parse.GetValue(provider)!, parse.GetValue(json))));
+        command.SetAction(parse => QemuDemo.Run(new QemuDemo.Settings(memory.Get(parse), budget.Get(parse), parse.GetValue(provider)!,
+            parse.GetValue(load)!, parse.GetValue(json))));
         command.Subcommands.Add(ProcessesDemo());
         return command;
     }

@@ -12,7 +12,7 @@ namespace RdmaCs.Cli.Qemu;
 /// </summary>
 internal static class GuestMigration
 {
-    public sealed record Settings(long MemoryBytes, long BudgetBytes, string Provider, TimeSpan WarmUp, TimeSpan Timeout);
+    public sealed record Settings(long MemoryBytes, long BudgetBytes, string Provider, GuestLoad Load, TimeSpan WarmUp, TimeSpan Timeout);
 
     public sealed record Result(MigrationOutcome Outcome, bool Verified, string Verification)
     {
@@ -50,7 +50,7 @@ internal static class GuestMigration
     public static Result Run(Settings settings, MigrationTransport transport, Action<MigrationProgress>? onProgress = null)
     {
         using var destination = QemuMachine.StartDestination($"{Name(transport)}-destination", settings.MemoryBytes);
-        using var source = QemuMachine.StartSource($"{Name(transport)}-source", settings.MemoryBytes);
+        using var source = QemuMachine.StartSource($"{Name(transport)}-source", settings.MemoryBytes, settings.Load);
         Thread.Sleep(settings.WarmUp); // the guest boots and rewrites its RAM for a while first
         var migration = new MigrationSettings
         {

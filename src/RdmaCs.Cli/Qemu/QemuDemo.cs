@@ -11,7 +11,7 @@ namespace RdmaCs.Cli.Qemu;
 /// </summary>
 internal static class QemuDemo
 {
-    public sealed record Settings(long MemoryBytes, long BudgetBytes, string Provider, bool Json);
+    public sealed record Settings(long MemoryBytes, long BudgetBytes, string Provider, GuestLoad Load, bool Json);
 
     public static int Run(Settings settings)
     {
@@ -19,12 +19,12 @@ internal static class QemuDemo
         {
             return 1;
         }
-        var migration = new GuestMigration.Settings(settings.MemoryBytes, settings.BudgetBytes, settings.Provider,
+        var migration = new GuestMigration.Settings(settings.MemoryBytes, settings.BudgetBytes, settings.Provider, settings.Load,
             WarmUp: TimeSpan.FromSeconds(1), Timeout: TimeSpan.FromMinutes(5));
         if (!settings.Json)
         {
             Console.Out.WriteLine(
-                $"rdmacs demo: a {ByteSize.FormatApproximate(settings.MemoryBytes)} guest that rewrites all of its RAM, live-migrated " +
+                $"rdmacs demo: a {ByteSize.FormatApproximate(settings.MemoryBytes)} guest {settings.Load}, live-migrated " +
                 $"between two QEMU processes (TCG) on this host, over rdma-cs (budget {ByteSize.FormatApproximate(settings.BudgetBytes)}, " +
                 $"provider {settings.Provider}) and then over QEMU's tcp: for comparison.");
         }
@@ -39,6 +39,7 @@ internal static class QemuDemo
                 ["verified"] = verified,
                 ["memory_bytes"] = settings.MemoryBytes,
                 ["budget_bytes"] = settings.BudgetBytes,
+                ["load"] = settings.Load.ToString(),
                 ["rdma_cs"] = rdmaCs.ToJson(),
                 ["tcp"] = tcp.ToJson(),
             });
