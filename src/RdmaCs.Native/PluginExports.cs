@@ -11,8 +11,13 @@ namespace RdmaCs.Native;
 /// </summary>
 public static unsafe class PluginExports
 {
+    /// <summary>The shim's first call, when the plugin is loaded: also starts loading libfabric, which takes a while.</summary>
     [UnmanagedCallersOnly(EntryPoint = "rdmacs_engine_abi_version")]
-    public static uint AbiVersion() => RdmaCsAbi.RDMA_CS_ABI_VERSION;
+    public static uint AbiVersion()
+    {
+        RdmaCs.Fabric.LibFabric.FabricLibrary.WarmUpInBackground();
+        return RdmaCsAbi.RDMA_CS_ABI_VERSION;
+    }
 
     [UnmanagedCallersOnly(EntryPoint = "rdmacs_create")]
     public static int Create(rdma_cs_host_api* host, rdma_cs_config* config, void** ctx)

@@ -147,6 +147,7 @@ internal sealed unsafe class SourcePlugin(HostApi host, PluginOptions options, s
         statistics->designated_pages = (ulong)s.DesignatedPages;
         statistics->writes_in_flight = (ulong)s.WritesInFlight;
         statistics->budget_wait_ns = (ulong)(s.BudgetWait.Ticks * 100);
+        statistics->zero_pages = (ulong)s.ZeroPages;
     }
 
     protected override void OnCancel() => _session?.Abort();

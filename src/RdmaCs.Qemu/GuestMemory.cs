@@ -16,14 +16,17 @@ public static class GuestMemory
     }
 
     /// <summary>
-    /// Pages above 1 MiB that are not one repeated 32-bit generation. The guest fills each page with one value, page
-    /// after page, so only the page it was writing when it stopped may be torn; more means a page was lost or torn.
+    /// Pages the guest writes (above 1 MiB: all of RAM, or only the hot set when it leaves the rest zero) that are not
+    /// one repeated 32-bit generation. The guest fills each page with one value, page after page, so only the page it
+    /// was writing when it stopped may be torn; more means a page was lost or torn. (Where the guest leaves RAM alone,
+    /// the firmware's tables may sit.)
     /// </summary>
-    public static int TornPages(ReadOnlySpan<byte> memory)
+    public static int TornPages(ReadOnlySpan<byte> memory, GuestLoad load)
     {
         ReadOnlySpan<uint> words = MemoryMarshal.Cast<byte, uint>(memory);
+        long end = load.LeaveRestZero ? Math.Min(memory.Length, GuestStart + load.HotBytes) : memory.Length;
         int torn = 0;
-        for (int page = GuestStart / PageSize; page < memory.Length / PageSize; page++)
+        for (int page = GuestStart / PageSize; page < end / PageSize; page++)
         {
             ReadOnlySpan<uint> content = words.Slice(page * (PageSize / 4), PageSize / 4);
             if (content.IndexOfAnyExcept(content[0]) >= 0)

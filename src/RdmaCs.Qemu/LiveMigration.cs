@@ -67,6 +67,12 @@ public static class LiveMigration
             locked.Dispose();
         }
 
+        // QEMU reports "completed" a moment before it records the total time: ask again until it has.
+        for (int i = 0; i < 50 && (string?)status["status"] == "completed" && ((long?)status["total-time"] ?? 0) == 0; i++)
+        {
+            Thread.Sleep(10);
+            status = source.Qmp.Execute("query-migrate")!;
+        }
         JsonNode? ram = status["ram"];
         return new MigrationOutcome
         {

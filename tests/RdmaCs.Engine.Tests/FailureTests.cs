@@ -36,6 +36,7 @@ public class FailureTests
     {
         var options = new EngineOptions { BudgetBytes = 256 << 10, MaxBlockBytes = 16 << 10 };
         using var harness = new TransferHarness(options, [4 << 20], new MemoryFabricOptions { FailingWrite = 5 });
+        harness.FillAll(1);
         harness.Engine.DesignateRange(0, 0, 4 << 20);
         Assert.Throws<EngineFailedException>(() => harness.Engine.Flush(1, Timeout));
 
@@ -50,6 +51,7 @@ public class FailureTests
         var options = new EngineOptions { BudgetBytes = 64 << 10, MaxBlockBytes = 16 << 10 };
         // The fabric allows less than the budget: its refusal must surface, not hang or crash.
         using var harness = new TransferHarness(options, [1 << 20], new MemoryFabricOptions { RegistrationLimitBytes = 8 << 10 });
+        harness.FillAll(1); // data: all-zero pages would go as zero ranges, without registering
         harness.Engine.DesignateRange(0, 0, 1 << 20);
         var error = Assert.Throws<EngineFailedException>(() => harness.Engine.Flush(1, Timeout));
         Assert.Contains("above the limit", error.Message);

@@ -24,9 +24,11 @@ internal static class QemuBenchmark
         var migration = new GuestMigration.Settings(settings.MemoryBytes, settings.BudgetBytes, settings.Provider, settings.Load,
             WarmUp: TimeSpan.FromSeconds(1), Timeout: TimeSpan.FromMinutes(5));
         var runs = Transports.ToDictionary(t => t, _ => new List<GuestMigration.Result>());
+        HostMemory.WarmUp(4 * settings.MemoryBytes);
         for (int i = 0; i < settings.Repeat; i++)
         {
-            foreach (MigrationTransport transport in Transports)
+            // Each repetition starts with another transport, so that none always goes first.
+            foreach (MigrationTransport transport in Transports.Skip(i % Transports.Length).Concat(Transports.Take(i % Transports.Length)))
             {
                 Console.Error.WriteLine($"rdmacs bench qemu: {GuestMigration.Name(transport)} ({i + 1}/{settings.Repeat})...");
                 GuestMigration.Result result = GuestMigration.Run(migration, transport);

@@ -67,10 +67,10 @@ internal static class GuestMigration
             string logs = $"source QEMU: {Last(source.LogText)}; destination QEMU: {Last(destination.LogText)}";
             return new Result(outcome, false, $"migration {outcome.Status}: {outcome.Error ?? "no error given"} ({logs})");
         }
-        return Verify(outcome, source, destination);
+        return Verify(outcome, source, destination, settings.Load);
     }
 
-    private static Result Verify(MigrationOutcome outcome, QemuMachine source, QemuMachine destination)
+    private static Result Verify(MigrationOutcome outcome, QemuMachine source, QemuMachine destination, GuestLoad load)
     {
         byte[] before = source.ReadMemory();
         byte[] after = destination.ReadMemory();
@@ -79,7 +79,7 @@ internal static class GuestMigration
         {
             return new Result(outcome, false, $"guest memory differs first at 0x{first:x}");
         }
-        int torn = GuestMemory.TornPages(after);
+        int torn = GuestMemory.TornPages(after, load);
         if (torn > 1)
         {
             return new Result(outcome, false, $"{torn} pages are torn (at most the one being written may be)");

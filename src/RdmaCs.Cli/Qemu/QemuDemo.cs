@@ -28,6 +28,7 @@ internal static class QemuDemo
                 $"between two QEMU processes (TCG) on this host, over rdma-cs (budget {ByteSize.FormatApproximate(settings.BudgetBytes)}, " +
                 $"provider {settings.Provider}) and then over QEMU's tcp: for comparison.");
         }
+        HostMemory.WarmUp(4 * settings.MemoryBytes);
         GuestMigration.Result rdmaCs = Migrate(migration, MigrationTransport.RdmaCs, settings.Json);
         GuestMigration.Result tcp = Migrate(migration, MigrationTransport.Tcp, settings.Json);
         bool verified = rdmaCs.Verified && tcp.Verified;

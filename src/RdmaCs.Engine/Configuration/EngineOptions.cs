@@ -33,6 +33,12 @@ public sealed record EngineOptions
     /// <summary>Most writes posted and not yet completed at once (the send queue depth the engine uses).</summary>
     public int MaxWritesInFlight { get; init; } = 64;
 
+    /// <summary>
+    /// Pages found all-zero when selected are sent as zero ranges (the destination clears them) instead of being
+    /// registered and written. Most of an idle guest's RAM is zero.
+    /// </summary>
+    public bool ZeroPagesAsRanges { get; init; } = true;
+
     /// <summary>How long a failing engine waits for posted writes to complete before it deregisters regardless.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
 

@@ -34,6 +34,14 @@ public interface IFabric
     void PostWrite(FabricRegistration source, nint localAddress, long length, int ramBlock, long remoteOffset, ulong context);
 
     /// <summary>
+    /// Makes bytes [<paramref name="remoteOffset"/>, <paramref name="remoteOffset"/> + <paramref name="length"/>) of the
+    /// destination's RAM block <paramref name="ramBlock"/> zero, after every write posted before this call has landed,
+    /// without sending the zeros. Its completion carries <paramref name="context"/> and comes once the destination has
+    /// cleared them; the engine posts no write to those bytes before then.
+    /// </summary>
+    void PostZero(int ramBlock, long remoteOffset, long length, ulong context);
+
+    /// <summary>
     /// Sets what the fabric calls, from any thread, when completions become ready to poll (null: nothing).
     /// It must be cheap: it only wakes the engine's worker.
     /// </summary>

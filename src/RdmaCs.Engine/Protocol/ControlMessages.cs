@@ -17,6 +17,8 @@ public enum MessageType : ushort
     HashesEnd = 7,
     Verdict = 8,
     Error = 9,
+    ZeroPages = 10,
+    ZeroAck = 11,
 }
 
 /// <summary>One RAM block as the source describes it: name and length.</summary>
@@ -74,6 +76,22 @@ public sealed record HashesEnd() : ControlMessage
 public sealed record Verdict(bool Verified, long Mismatches, string Detail) : ControlMessage
 {
     public override MessageType Type => MessageType.Verdict;
+}
+
+/// <summary>
+/// Source → destination: make bytes [<paramref name="Offset"/>, <paramref name="Offset"/> + <paramref name="Length"/>) of
+/// RAM block <paramref name="Block"/> zero (whole pages; a page already zero is left untouched). Every write before it
+/// has landed; no write to those pages comes before the <see cref="ZeroAck"/>.
+/// </summary>
+public sealed record ZeroPages(long Id, int Block, long Offset, long Length) : ControlMessage
+{
+    public override MessageType Type => MessageType.ZeroPages;
+}
+
+/// <summary>Destination → source: zero range <paramref name="Id"/> is cleared.</summary>
+public sealed record ZeroAck(long Id) : ControlMessage
+{
+    public override MessageType Type => MessageType.ZeroAck;
 }
 
 /// <summary>Either way: the sender gives up, and says why.</summary>

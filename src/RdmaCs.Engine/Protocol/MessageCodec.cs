@@ -71,6 +71,9 @@ public static class MessageCodec
             MessageType.HashesEnd => new HashesEnd(),
             MessageType.Verdict => new Verdict(reader.Boolean("verified"), NonNegative(reader.Int64("mismatches"), type, "mismatches"), reader.String("detail", 4096)),
             MessageType.Error => new ErrorMessage(reader.String("reason", 4096)),
+            MessageType.ZeroPages => new ZeroPages(NonNegative(reader.Int64("id"), type, "id"), (int)NonNegative(reader.Int32("block"), type, "block"),
+                NonNegative(reader.Int64("offset"), type, "offset"), NonNegative(reader.Int64("length"), type, "length")),
+            MessageType.ZeroAck => new ZeroAck(NonNegative(reader.Int64("id"), type, "id")),
             _ => throw new ProtocolException($"unknown message type {(ushort)type}"),
         };
         reader.End();
@@ -180,6 +183,12 @@ public static class MessageCodec
                 writer.Boolean(done.Verify);
                 break;
             case HashesEnd:
+                break;
+            case ZeroPages zero:
+                writer.Int64(zero.Id).Int32(zero.Block).Int64(zero.Offset).Int64(zero.Length);
+                break;
+            case ZeroAck ack:
+                writer.Int64(ack.Id);
                 break;
             default:
                 throw new ArgumentException($"cannot encode {message.GetType().Name}", nameof(message));

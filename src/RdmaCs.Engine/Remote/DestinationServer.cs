@@ -97,6 +97,7 @@ public sealed class DestinationServer : IDisposable
         public string? Provider { get; private set; }
         public long Fences { get; private set; }
         public bool Verified { get; private set; }
+        public long ZeroPagesCleared { get; private set; }
 
         public void Run()
         {
@@ -142,6 +143,10 @@ public sealed class DestinationServer : IDisposable
                         options.FenceSeen?.Invoke(fence.Sequence);
                         control.Send(new FenceAck(fence.Sequence));
                         continue;
+                    case ZeroPages zero:
+                        ClearZeroRange(zero);
+                        control.Send(new ZeroAck(zero.Id));
+                        continue;
                     case Done done:
                         verify = done.Verify;
                         break;
@@ -167,6 +172,34 @@ public sealed class DestinationServer : IDisposable
             Verified = verdict.Verified;
             server._log(verdict.Verified ? EngineLogLevel.Info : EngineLogLevel.Error,
                 $"serve: transfer from {control.Peer} {(verdict.Verified ? "verified" : "NOT verified")}: {verdict.Detail}");
+        }
+
+        /// <summary>
+        /// Makes the range zero, page by page, leaving pages that are zero already untouched (never-touched guest RAM stays
+        /// unallocated). Every write before it has landed, and none to these pages comes before the acknowledgement.
+        /// </summary>
+        private void ClearZeroRange(ZeroPages zero)
+        {
+            int pageSize = server._pageSize;
+            if (zero.Block >= server._blocks.Length)
+            {
+                throw new ProtocolException($"zero range {zero.Id} names RAM block {zero.Block}; there are {server._blocks.Length}");
+            }
+            RamBlock block = server._blocks[zero.Block];
+            if (zero.Offset % pageSize != 0 || zero.Length % pageSize != 0 || zero.Length == 0 || zero.Offset > block.Length - zero.Length)
+            {
+                throw new ProtocolException(
+                    $"zero range {zero.Id} ({zero.Length} bytes at offset {zero.Offset}) is not whole pages inside RAM block '{block.Name}' ({block.Length} bytes)");
+            }
+            for (long offset = zero.Offset; offset < zero.Offset + zero.Length; offset += pageSize)
+            {
+                var page = new Span<byte>((void*)(block.Address + (nint)offset), pageSize);
+                if (page.IndexOfAnyExcept((byte)0) >= 0)
+                {
+                    page.Clear();
+                }
+            }
+            ZeroPagesCleared += zero.Length / pageSize;
         }
 
         /// <summary>Token, page size and block table; nothing is exposed before all three check out.</summary>
@@ -202,7 +235,10 @@ public sealed class DestinationServer : IDisposable
                 {
                     while (!_stopProgress)
                     {
-                        _endpoint!.ReadCompletions(none, waitMilliseconds: 10);
+                        if (_endpoint!.ReadCompletions(none) == 0)
+                        {
+                            ProgressPause.Idle();
+                        }
                     }
                 }
                 catch (FabricException e)

@@ -60,7 +60,8 @@ public sealed class SourceSession : IDisposable
             _domain = FabricDomain.Open(_info);
             _endpoint = _domain.Connect(_info, BitConverter.GetBytes(accept.Nonce), options.HandshakeTimeout);
             _fabric = new LibFabricFabric(_domain, _endpoint,
-                [.. _blocks.Select((b, i) => new RemoteBlock(b.Name, b.Length, accept.Blocks[i].Key, accept.Blocks[i].BaseAddress))]);
+                [.. _blocks.Select((b, i) => new RemoteBlock(b.Name, b.Length, accept.Blocks[i].Key, accept.Blocks[i].BaseAddress))],
+                (id, block, offset, length) => _control.Send(new ZeroPages(id, block, offset, length)));
             _engine = engineOptions is null ? null : new TransferEngine(engineOptions, _fabric, _blocks, log);
             _pump.Start();
         }
@@ -219,12 +220,18 @@ public sealed class SourceSession : IDisposable
                 {
                     throw new PeerReportedException(error.Reason);
                 }
+                if (message is ZeroAck zeroAck)
+                {
+                    _fabric?.CompleteZeroRange(zeroAck.Id);
+                    continue;
+                }
                 _incoming.Add(message);
             }
         }
         catch (Exception e)
         {
             _peerFailure = e is ObjectDisposedException ? new PeerLostException("the control connection was closed") : e;
+            _fabric?.FailZeroRanges($"the destination was lost before it cleared the zero range: {_peerFailure.Message}");
             _incoming.CompleteAdding();
             _peerGone.Cancel();
         }

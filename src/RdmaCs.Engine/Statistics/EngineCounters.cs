@@ -18,6 +18,8 @@ internal sealed class EngineCounters
     private long _writesInFlight;       // writes posted and not yet completed
     private long _budgetWaitTicks;      // Stopwatch ticks spent with work to do but no budget for it
     private long _flushes;              // flushes completed
+    private long _zeroPages;            // pages sent as zero ranges, completed
+    private long _zeroRanges;           // zero ranges completed
 
     public long Registrations => Volatile.Read(ref _registrations);
     public long Deregistrations => Volatile.Read(ref _deregistrations);
@@ -29,6 +31,8 @@ internal sealed class EngineCounters
     public long WritesInFlight => Volatile.Read(ref _writesInFlight);
     public TimeSpan BudgetWait => Stopwatch.GetElapsedTime(0, Volatile.Read(ref _budgetWaitTicks));
     public long Flushes => Volatile.Read(ref _flushes);
+    public long ZeroPages => Volatile.Read(ref _zeroPages);
+    public long ZeroRanges => Volatile.Read(ref _zeroRanges);
 
     public void Registered(long bytes)
     {
@@ -51,6 +55,16 @@ internal sealed class EngineCounters
         {
             Interlocked.Increment(ref _blocksWritten);
             Interlocked.Add(ref _bytesWritten, bytes);
+        }
+    }
+
+    public void ZeroCompleted(long pages, bool succeeded)
+    {
+        Interlocked.Decrement(ref _writesInFlight);
+        if (succeeded)
+        {
+            Interlocked.Increment(ref _zeroRanges);
+            Interlocked.Add(ref _zeroPages, pages);
         }
     }
 

@@ -45,6 +45,12 @@ public readonly record struct EngineStatistics
     /// <summary>Flushes completed.</summary>
     public long Flushes { get; init; }
 
+    /// <summary>Pages found all-zero and sent as zero ranges instead of being written.</summary>
+    public long ZeroPages { get; init; }
+
+    /// <summary>The zero ranges those pages went in.</summary>
+    public long ZeroRanges { get; init; }
+
     /// <summary>Null while healthy; the reason once the engine has failed.</summary>
     public string? Failure { get; init; }
 }

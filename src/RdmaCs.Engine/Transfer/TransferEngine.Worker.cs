@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using RdmaCs.Fabric;
+using RdmaCs.Memory;
 using RdmaCs.Registration;
 using RdmaCs.Selection;
 
@@ -16,6 +17,7 @@ public sealed partial class TransferEngine
     private readonly ManualResetEventSlim _wake = new(false);
     private readonly InFlightWrite[] _inFlight;   // by completion context
     private readonly Stack<int> _freeSlots;       // free indexes of _inFlight
+    private readonly List<int> _zeroSlots = new(); // indexes of _inFlight that are zero ranges
     private int _sleeping;                        // Awake or one of the Sleeping* states; written by the worker
     private List<FlushRequest> _sweepRequests = new(); // flushes the current sweep will complete
     private bool _sweeping;                      // a flush sweep is under way
@@ -27,10 +29,14 @@ public sealed partial class TransferEngine
         Posted,
         NothingDesignated,
         NoBudget,
+        WaitingForZeroRange, // the next run overlaps a zero range the destination has not cleared yet
     }
 
-    /// <summary>A posted write: what to release when it completes.</summary>
-    private readonly record struct InFlightWrite(RegisteredRun Registration, long FirstPage, long Bytes);
+    /// <summary>A posted write (or, without a registration, zero range): what to release when it completes.</summary>
+    private readonly record struct InFlightWrite(RegisteredRun? Registration, int RamBlock, long FirstPage, long Bytes)
+    {
+        public bool IsZeroRange => Registration is null;
+    }
 
     private int WritesInFlight => _options.MaxWritesInFlight - _freeSlots.Count;
 
@@ -60,7 +66,8 @@ public sealed partial class TransferEngine
                 }
                 if (!progress)
                 {
-                    bool blocked = outcome == PostOutcome.NoBudget || (outcome == PostOutcome.Posted && WritesInFlight > 0);
+                    bool blocked = outcome is PostOutcome.NoBudget or PostOutcome.WaitingForZeroRange ||
+                                   (outcome == PostOutcome.Posted && WritesInFlight > 0);
                     Sleep(blocked ? SleepingForCompletions : SleepingForAnyWork);
                 }
             }
@@ -106,7 +113,10 @@ public sealed partial class TransferEngine
         return outcome;
     }
 
-    /// <summary>Select → register (unless a live registration covers the run) → clear designation → write.</summary>
+    /// <summary>
+    /// Select → (all-zero pages: a zero range, nothing pinned) → register (unless a live registration covers the run)
+    /// → clear designation → write.
+    /// </summary>
     private PostOutcome PostNext()
     {
         if (!_selector.TrySelect(out Candidate candidate))
@@ -118,11 +128,30 @@ public sealed partial class TransferEngine
             return PostOutcome.NothingDesignated;
         }
 
+        int wanted = candidate.Pages;
+        if (_options.ZeroPagesAsRanges)
+        {
+            nint first = _ramBlocks[candidate.RamBlock].Address + (nint)(candidate.FirstPage << _pageShift);
+            int zeros = ZeroPageScan.LeadingZeroPages(first, candidate.Pages, _options.PageSize);
+            if (zeros > 0)
+            {
+                PostZeroRange(candidate.RamBlock, candidate.FirstPage, zeros);
+                _selector.Advance(candidate, zeros);
+                return PostOutcome.Posted;
+            }
+            wanted = ZeroPageScan.LeadingDataPages(first, candidate.Pages, _options.PageSize);
+        }
+        // A write may not overtake the clearing of a zero range over the same pages: it would be cleared.
+        if (OverlapsZeroRangeInFlight(candidate.RamBlock, candidate.FirstPage, wanted))
+        {
+            return PostOutcome.WaitingForZeroRange;
+        }
+
         // While writes are in flight, a completion will soon free a whole block: shrinking a run far below one
         // would only splinter the budget into small registrations that stay small (a run is registered as it is).
         int minimumPages = WritesInFlight > 0 ? Math.Max(1, _options.PagesPerBlock / 4) : 1;
         RegisteredRun? registration = candidate.Covering
-            ?? _registrar.TryRegister(candidate.RamBlock, candidate.FirstPage, candidate.Pages, minimumPages);
+            ?? _registrar.TryRegister(candidate.RamBlock, candidate.FirstPage, wanted, minimumPages);
         if (registration is null)
         {
             return PostOutcome.NoBudget;
@@ -133,7 +162,7 @@ public sealed partial class TransferEngine
         }
 
         // TryRegister may have shrunk the run to what the budget allowed.
-        int pages = (int)Math.Min(candidate.Pages, registration.EndPage - candidate.FirstPage);
+        int pages = (int)Math.Min(wanted, registration.EndPage - candidate.FirstPage);
         PostWrite(registration, candidate.RamBlock, candidate.FirstPage, pages);
         _selector.Advance(candidate, pages);
         return PostOutcome.Posted;
@@ -147,7 +176,7 @@ public sealed partial class TransferEngine
         long offset = firstPage << _pageShift;
         long bytes = (long)pages << _pageShift;
         int slot = _freeSlots.Pop();
-        _inFlight[slot] = new InFlightWrite(registration, firstPage, bytes);
+        _inFlight[slot] = new InFlightWrite(registration, ramBlock, firstPage, bytes);
         _registrar.BeginWrite(registration);
         _counters.WritePosted();
         try
@@ -165,6 +194,43 @@ public sealed partial class TransferEngine
         }
     }
 
+    /// <summary>Clears the pages' designation and asks the destination to clear them; no registration, no data sent.</summary>
+    private void PostZeroRange(int ramBlock, long firstPage, int pages)
+    {
+        _bitmaps[ramBlock].Clear(firstPage, pages);
+        long bytes = (long)pages << _pageShift;
+        int slot = _freeSlots.Pop();
+        _inFlight[slot] = new InFlightWrite(null, ramBlock, firstPage, bytes);
+        _zeroSlots.Add(slot);
+        _counters.WritePosted();
+        try
+        {
+            _fabric.PostZero(ramBlock, firstPage << _pageShift, bytes, (ulong)slot);
+        }
+        catch
+        {
+            _counters.ZeroCompleted(pages, succeeded: false);
+            _inFlight[slot] = default;
+            _zeroSlots.Remove(slot);
+            _freeSlots.Push(slot);
+            throw;
+        }
+    }
+
+    private bool OverlapsZeroRangeInFlight(int ramBlock, long firstPage, int pages)
+    {
+        foreach (int slot in _zeroSlots)
+        {
+            InFlightWrite zero = _inFlight[slot];
+            long zeroEnd = zero.FirstPage + (zero.Bytes >> _pageShift);
+            if (zero.RamBlock == ramBlock && zero.FirstPage < firstPage + pages && firstPage < zeroEnd)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /// <summary>Processes every completion ready now; throws for the first failed write after processing them all.</summary>
     private int ReapCompletions(FabricCompletion[] buffer)
     {
@@ -180,13 +246,22 @@ public sealed partial class TransferEngine
                 InFlightWrite write = _inFlight[slot];
                 _inFlight[slot] = default;
                 _freeSlots.Push(slot);
-                _counters.WriteCompleted(write.Bytes, completion.Succeeded);
-                _registrar.EndWrite(write.Registration);
+                if (write.Registration is { } registration)
+                {
+                    _counters.WriteCompleted(write.Bytes, completion.Succeeded);
+                    _registrar.EndWrite(registration);
+                }
+                else
+                {
+                    _zeroSlots.Remove(slot);
+                    _counters.ZeroCompleted(write.Bytes >> _pageShift, completion.Succeeded);
+                }
                 if (!completion.Succeeded && firstError is null)
                 {
-                    RamBlock block = _ramBlocks[write.Registration.RamBlock];
+                    RamBlock block = _ramBlocks[write.RamBlock];
+                    string what = write.IsZeroRange ? "clearing a zero range" : "RDMA write";
                     firstError = new FabricException(
-                        $"RDMA write of {write.Bytes} bytes to RAM block '{block.Name}' at offset 0x{write.FirstPage << _pageShift:x} failed: " +
+                        $"{what} of {write.Bytes} bytes of RAM block '{block.Name}' at offset 0x{write.FirstPage << _pageShift:x} failed: " +
                         $"{completion.Message ?? "no reason given"} ({completion.Error})", completion.Error);
                 }
             }

@@ -194,6 +194,8 @@ public sealed partial class TransferEngine : IDisposable
         WritesInFlight = _counters.WritesInFlight,
         BudgetWait = _counters.BudgetWait,
         Flushes = _counters.Flushes,
+        ZeroPages = _counters.ZeroPages,
+        ZeroRanges = _counters.ZeroRanges,
         Failure = _failure?.Message,
     };
 

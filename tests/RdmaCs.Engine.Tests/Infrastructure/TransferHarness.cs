@@ -34,8 +34,16 @@ internal sealed class TransferHarness : IDisposable
 
     public Span<byte> SourcePage(int block, long page) => _transfer.SourcePage(block, page);
 
+    public Span<byte> DestinationPage(int block, long page) => _transfer.DestinationPage(block, page);
+
     /// <summary>Rewrites a source page (block, page and version visible in its bytes), then designates it.</summary>
     public void Modify(int block, long page, int version) => _transfer.Rewrite(block, page, version);
+
+    /// <summary>Clears a source page to zero, then designates it.</summary>
+    public void Clear(int block, long page) => _transfer.Clear(block, page);
+
+    /// <summary>Fills every source page with data, without designating it.</summary>
+    public void FillAll(int version) => _transfer.FillAll(version);
 
     public void AssertDestinationEqualsSource()
     {

@@ -21,6 +21,9 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
     /// <summary>The completion context of a fence read; engine contexts are small slot numbers.</summary>
     private const ulong FenceContext = ulong.MaxValue;
 
+    /// <summary>Marks the fence read that goes before a zero range; the low bits are the range's id.</summary>
+    private const ulong ZeroFenceFlag = 1UL << 62;
+
     private readonly FabricDomain _domain;
     private readonly FabricEndpoint _endpoint;
     private readonly RemoteBlock[] _remote;
@@ -37,12 +40,22 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
     private FabricCompletion _fenceCompletion;
     private RdmaCs.Memory.AlignedBuffer? _fenceBuffer;
     private FabricMemoryRegion? _fenceRegion;
+    private readonly object _fenceLock = new();
 
-    public LibFabricFabric(FabricDomain domain, FabricEndpoint endpoint, IReadOnlyList<RemoteBlock> remote)
+    private readonly ZeroRangeSender? _sendZeroRange;
+    private readonly ConcurrentDictionary<long, (int Block, long Offset, long Length, ulong Context)> _zeroRanges = new();
+    private long _nextZeroId;
+
+    /// <summary>Sends a zero range to the destination over the control connection (which acknowledges it by id).</summary>
+    public delegate void ZeroRangeSender(long id, int ramBlock, long offset, long length);
+
+    /// <param name="sendZeroRange">How <see cref="PostZero"/> reaches the destination; null: zero ranges are refused.</param>
+    public LibFabricFabric(FabricDomain domain, FabricEndpoint endpoint, IReadOnlyList<RemoteBlock> remote, ZeroRangeSender? sendZeroRange = null)
     {
         _domain = domain;
         _endpoint = endpoint;
         _remote = [.. remote];
+        _sendZeroRange = sendZeroRange;
         string provider = domain.Info.Provider.Split(';')[0];
         RegistrationPins = !SoftwareProviders.Contains(provider);
         Name = domain.Info.Provider;
@@ -83,6 +96,80 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
     }
 
     /// <summary>
+    /// A zero range travels on the control connection, so it must not overtake the writes before it: it goes out once a
+    /// fence read posted after them has completed (see <see cref="Fence"/>), from the progress thread. The destination's
+    /// acknowledgement, through <see cref="CompleteZeroRange"/>, completes it.
+    /// </summary>
+    public void PostZero(int ramBlock, long remoteOffset, long length, ulong context)
+    {
+        if (_sendZeroRange is null)
+        {
+            throw new FabricException("this fabric has no control connection to send zero ranges over");
+        }
+        if (_progressFailure is { } failure)
+        {
+            throw new FabricException($"the fabric's progress thread failed: {failure.Message}", inner: failure);
+        }
+        if ((uint)ramBlock >= (uint)_remote.Length || remoteOffset < 0 || length <= 0 || remoteOffset > _remote[ramBlock].Length - length)
+        {
+            throw new FabricException($"zero range of {length} bytes at offset {remoteOffset} does not fit destination RAM block #{ramBlock}");
+        }
+        long id = Interlocked.Increment(ref _nextZeroId);
+        _zeroRanges[id] = (ramBlock, remoteOffset, length, context);
+        PostFenceRead(ZeroFenceFlag | (ulong)id, SendQueueTimeout);
+    }
+
+    /// <summary>The destination has cleared zero range <paramref name="id"/>; unknown ids are the peer's error.</summary>
+    public void CompleteZeroRange(long id)
+    {
+        if (!_zeroRanges.TryRemove(id, out var range))
+        {
+            throw new FabricException($"the destination acknowledged zero range {id}, which is not pending");
+        }
+        Complete(new FabricCompletion(range.Context));
+    }
+
+    /// <summary>Fails every zero range still waiting (the control connection is gone): their completions say why.</summary>
+    public void FailZeroRanges(string reason)
+    {
+        foreach (long id in _zeroRanges.Keys)
+        {
+            if (_zeroRanges.TryRemove(id, out var range))
+            {
+                Complete(new FabricCompletion(range.Context, -104, reason)); // ECONNRESET
+            }
+        }
+    }
+
+    private void Complete(FabricCompletion completion)
+    {
+        _completed.Enqueue(completion);
+        Volatile.Read(ref _completionCallback)?.Invoke();
+    }
+
+    /// <summary>The fence read behind a zero range completed: send the range, or fail it.</summary>
+    private void ZeroFenceCompleted(FabricCompletion fence)
+    {
+        long id = (long)(fence.Context & ~ZeroFenceFlag);
+        if (!_zeroRanges.TryGetValue(id, out var range))
+        {
+            return; // failed already
+        }
+        try
+        {
+            if (!fence.Succeeded)
+            {
+                throw new FabricException($"the fence read before a zero range failed: {fence.Message}", fence.Error);
+            }
+            _sendZeroRange!(id, range.Block, range.Offset, range.Length);
+        }
+        catch (Exception e) when (_zeroRanges.TryRemove(id, out _))
+        {
+            Complete(new FabricCompletion(range.Context, e is FabricException f && f.Error != 0 ? f.Error : -104, e.Message));
+        }
+    }
+
+    /// <summary>
     /// Posts one operation, retrying while the send queue is full (the progress thread frees it as completions
     /// arrive), and counts it in flight so the progress thread keeps reading the completion queue.
     /// </summary>
@@ -120,13 +207,7 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
     /// </summary>
     public void Fence(TimeSpan timeout)
     {
-        if (_fenceRegion is null)
-        {
-            _fenceBuffer = new RdmaCs.Memory.AlignedBuffer(4096);
-            _fenceRegion = _domain.Register(_fenceBuffer.Address, 4096, Fi.FI_READ, Interlocked.Increment(ref _nextKey));
-        }
-        RemoteBlock target = _remote[0];
-        Post(() => _endpoint.TryRead(_fenceBuffer!.Address, 8, _fenceRegion.Descriptor, target.BaseAddress, target.Key, FenceContext), timeout);
+        PostFenceRead(FenceContext, timeout);
         if (!_fenceDone.Wait(timeout))
         {
             throw new TimeoutException($"the fence read did not complete within {timeout.TotalSeconds:0} s");
@@ -135,6 +216,22 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
         {
             throw new FabricException($"the fence read failed: {_fenceCompletion.Message}", _fenceCompletion.Error);
         }
+    }
+
+    /// <summary>Reads 8 bytes of the destination's first RAM block back; ordered behind every write posted before it.</summary>
+    private void PostFenceRead(ulong context, TimeSpan timeout)
+    {
+        lock (_fenceLock)
+        {
+            if (_fenceRegion is null)
+            {
+                _fenceBuffer = new RdmaCs.Memory.AlignedBuffer(4096);
+                _fenceRegion = _domain.Register(_fenceBuffer.Address, 4096, Fi.FI_READ, Interlocked.Increment(ref _nextKey));
+            }
+        }
+        RemoteBlock target = _remote[0];
+        FabricMemoryRegion region = _fenceRegion!;
+        Post(() => _endpoint.TryRead(_fenceBuffer!.Address, 8, region.Descriptor, target.BaseAddress, target.Key, context), timeout);
     }
 
     public int PollCompletions(Span<FabricCompletion> completions)
@@ -177,8 +274,7 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
                 int count = _endpoint.ReadCompletions(completions);
                 if (count == 0)
                 {
-                    // Not fi_cq_sread: the tcp provider's wait set wakes it late (a migration took 17x as long).
-                    Thread.Yield();
+                    ProgressPause.Idle();
                     continue;
                 }
                 _progressMade.Set();
@@ -188,6 +284,11 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
                     {
                         _fenceCompletion = completions[i];
                         _fenceDone.Release();
+                        continue;
+                    }
+                    if ((completions[i].Context & ZeroFenceFlag) != 0)
+                    {
+                        ZeroFenceCompleted(completions[i]);
                         continue;
                     }
                     _completed.Enqueue(completions[i]);

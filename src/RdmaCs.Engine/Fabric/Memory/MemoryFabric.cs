@@ -32,6 +32,8 @@ public sealed unsafe class MemoryFabric : IFabric, IDisposable
     private long _peakRegisteredBytes;
     private bool _stopping;
     private bool _held;
+    private long _latestDue;                                                                  // guarded by _lock
+    private readonly List<PendingWrite> _zeroRanges = new();                                  // guarded by _lock
 
     public MemoryFabric(IReadOnlyList<RamBlock> targets, MemoryFabricOptions? options = null)
     {
@@ -129,13 +131,54 @@ public sealed unsafe class MemoryFabric : IFabric, IDisposable
             {
                 throw Violation($"write: 0x{localAddress:x}+{length} is outside its registration 0x{live.Handle.Address:x}+{live.Handle.Length}");
             }
+            nint destination = target.Address + (nint)remoteOffset;
+            foreach (PendingWrite zero in _zeroRanges)
+            {
+                if (zero.Destination < destination + (nint)length && destination < zero.Destination + (nint)zero.Length)
+                {
+                    throw Violation($"write: 0x{destination:x}+{length} overlaps a zero range the destination has not cleared yet");
+                }
+            }
             live.WritesInFlight++;
-            double delaySeconds = _options.CompletionDelay.TotalSeconds + _random.NextDouble() * _options.CompletionJitter.TotalSeconds;
-            long delay = (long)(delaySeconds * Stopwatch.Frequency);
-            var write = new PendingWrite(live, localAddress, target.Address + (nint)remoteOffset, length, context, number);
-            _pending.Enqueue(write, (Stopwatch.GetTimestamp() + delay, number));
+            var write = new PendingWrite(live, localAddress, destination, length, context, number);
+            _pending.Enqueue(write, (Due(ordered: false), number));
             Monitor.Pulse(_lock);
         }
+    }
+
+    /// <summary>Clears the range once every write posted before it has been carried out (as a fence would).</summary>
+    public void PostZero(int ramBlock, long remoteOffset, long length, ulong context)
+    {
+        if ((uint)ramBlock >= (uint)_targets.Length)
+        {
+            throw Violation($"zero: RAM block {ramBlock} does not exist");
+        }
+        RamBlock target = _targets[ramBlock];
+        if (length <= 0 || remoteOffset < 0 || remoteOffset > target.Length - length)
+        {
+            throw Violation($"zero: {length} bytes at offset {remoteOffset} leave RAM block '{target.Name}' ({target.Length} bytes)");
+        }
+        long number = Interlocked.Increment(ref _writesPosted);
+        lock (_lock)
+        {
+            var zero = new PendingWrite(null, 0, target.Address + (nint)remoteOffset, length, context, number);
+            _zeroRanges.Add(zero);
+            _pending.Enqueue(zero, (Due(ordered: true), number));
+            Monitor.Pulse(_lock);
+        }
+    }
+
+    /// <summary>When a new operation is due: after its random delay, and for an ordered one after everything before it.</summary>
+    private long Due(bool ordered)
+    {
+        double delaySeconds = _options.CompletionDelay.TotalSeconds + _random.NextDouble() * _options.CompletionJitter.TotalSeconds;
+        long due = Stopwatch.GetTimestamp() + (long)(delaySeconds * Stopwatch.Frequency);
+        if (ordered)
+        {
+            due = Math.Max(due, _latestDue);
+        }
+        _latestDue = Math.Max(_latestDue, due);
+        return due;
     }
 
     public int PollCompletions(Span<FabricCompletion> completions)
@@ -212,6 +255,11 @@ public sealed unsafe class MemoryFabric : IFabric, IDisposable
             {
                 completion = new FabricCompletion(write.Context, -5, "injected write failure (memory fabric)");
             }
+            else if (write.Registration is null)
+            {
+                new Span<byte>((void*)write.Destination, (int)write.Length).Clear();
+                completion = new FabricCompletion(write.Context);
+            }
             else
             {
                 Buffer.MemoryCopy((void*)write.Source, (void*)write.Destination, write.Length, write.Length);
@@ -219,7 +267,14 @@ public sealed unsafe class MemoryFabric : IFabric, IDisposable
             }
             lock (_lock)
             {
-                write.Registration.WritesInFlight--;
+                if (write.Registration is null)
+                {
+                    _zeroRanges.Remove(write);
+                }
+                else
+                {
+                    write.Registration.WritesInFlight--;
+                }
             }
             _completed.Enqueue(completion);
             Volatile.Read(ref _completionCallback)?.Invoke();
@@ -238,5 +293,6 @@ public sealed unsafe class MemoryFabric : IFabric, IDisposable
         public int WritesInFlight { get; set; }
     }
 
-    private sealed record PendingWrite(LiveRegistration Registration, nint Source, nint Destination, long Length, ulong Context, long Number);
+    /// <summary>A write, or (without a registration) a zero range.</summary>
+    private sealed record PendingWrite(LiveRegistration? Registration, nint Source, nint Destination, long Length, ulong Context, long Number);
 }

@@ -36,10 +36,31 @@ public sealed class MemoryTransfer : IDisposable
 
     public long PageCount(int block) => _sources[block].Length / PageSize;
 
+    /// <summary>Fills every source page with data (<see cref="PagePattern"/>, never all zero), without designating it.</summary>
+    public void FillAll(int version)
+    {
+        for (int block = 0; block < BlockCount; block++)
+        {
+            for (long page = 0; page < PageCount(block); page++)
+            {
+                PagePattern.Fill(SourcePage(block, page), block, page, version);
+            }
+        }
+    }
+
     /// <summary>Source RAM block <paramref name="block"/> as the engine sees it.</summary>
     public RamBlock SourceBlock(int block) => Engine.RamBlocks[block];
 
     public Span<byte> SourcePage(int block, long page) => _sources[block].Page(page, PageSize);
+
+    public Span<byte> DestinationPage(int block, long page) => _destinations[block].Page(page, PageSize);
+
+    /// <summary>Clears a whole source page, then designates it (a zero page: it goes as a zero range).</summary>
+    public void Clear(int block, long page)
+    {
+        SourcePage(block, page).Clear();
+        Engine.DesignatePage(block, page);
+    }
 
     /// <summary>Rewrites a whole source page with a pattern unique to (block, page, version), then designates it.</summary>
     public void Rewrite(int block, long page, int version)

@@ -1,0 +1,19 @@
+using System.Runtime.InteropServices;
+
+namespace RdmaCs.Fabric.LibFabric;
+
+/// <summary>
+/// What a progress thread does when the provider had nothing for it: sleep a few tens of microseconds. Spinning
+/// (even with sched_yield) takes a core from the guest and the other side on a busy host; fi_cq_sread sleeps in the
+/// provider's wait set, which the tcp provider wakes late (a migration took 17x as long). A socket buffer holds
+/// megabytes, so a 50 µs pause between polls costs no throughput.
+/// </summary>
+internal static partial class ProgressPause
+{
+    private const uint IdleMicroseconds = 50;
+
+    public static void Idle() => usleep(IdleMicroseconds);
+
+    [LibraryImport("libc", EntryPoint = "usleep")]
+    private static partial int usleep(uint microseconds);
+}
