@@ -68,14 +68,40 @@ public sealed class QemuMachine : IDisposable
     public string RunState => (string)Qmp.Execute("query-status")!["status"]!;
 
     /// <summary>Guest-physical memory [0, <see cref="MemoryBytes"/>) as QEMU has it (pmemsave; below the PCI hole).</summary>
-    public byte[] ReadMemory()
+    public byte[] ReadMemory() => ReadMemory(0, MemoryBytes);
+
+    /// <summary>Guest-physical memory [<paramref name="address"/>, + <paramref name="bytes"/>).</summary>
+    public byte[] ReadMemory(long address, long bytes)
     {
         string file = Path.Combine(_folder, "memory.bin");
-        Qmp.Execute("pmemsave", new() { ["val"] = 0, ["size"] = MemoryBytes, ["filename"] = file });
+        Qmp.Execute("pmemsave", new() { ["val"] = address, ["size"] = bytes, ["filename"] = file });
         byte[] memory = File.ReadAllBytes(file);
         File.Delete(file);
         return memory;
     }
+
+    /// <summary>Whether the guest is running and still rewriting its pages (the generation at 1 MiB moves on).</summary>
+    public bool GuestIsWorking(TimeSpan within)
+    {
+        if (RunState != "running")
+        {
+            return false;
+        }
+        uint first = GuestMemory.FirstGeneration(ReadMemory());
+        DateTime deadline = DateTime.UtcNow + within;
+        while (DateTime.UtcNow < deadline)
+        {
+            Thread.Sleep(100);
+            if (GuestMemory.FirstGeneration(ReadMemory()) != first)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Runs an HMP command through QMP; returns what it printed.</summary>
+    public string Hmp(string commandLine) => (string)Qmp.Execute("human-monitor-command", new() { ["command-line"] = commandLine })!;
 
     /// <summary>Kills QEMU at once (SIGKILL), as a crashed host would.</summary>
     public void Kill()

@@ -20,7 +20,7 @@ public sealed class QmpClient : IDisposable
     }
 
     /// <summary>Connects, retrying until the socket exists; <paramref name="gone"/> explains why waiting is pointless.</summary>
-    public static QmpClient Connect(string path, TimeSpan timeout, Func<string?>? gone = null)
+    public static QmpClient Connect(string path, TimeSpan timeout, Func<string?>? gone = null, bool outOfBand = false)
     {
         DateTime deadline = DateTime.UtcNow + timeout;
         while (true)
@@ -31,7 +31,7 @@ public sealed class QmpClient : IDisposable
                 socket.Connect(new UnixDomainSocketEndPoint(path));
                 var client = new QmpClient(socket);
                 client._reader.ReadLine(); // greeting
-                client.Execute("qmp_capabilities");
+                client.Execute("qmp_capabilities", outOfBand ? new() { ["enable"] = new JsonArray("oob") } : null);
                 return client;
             }
             catch (SocketException) when (DateTime.UtcNow < deadline)
@@ -77,6 +77,70 @@ public sealed class QmpClient : IDisposable
             }
         }
     }
+
+    /// <summary>
+    /// Runs a command out of band (the connection must have been opened with outOfBand): QEMU answers it even while
+    /// the main loop is blocked, as it is during a migration's completion.
+    /// </summary>
+    public JsonNode? ExecuteOutOfBand(string command, JsonObject? arguments = null)
+    {
+        lock (_writer)
+        {
+            string id = $"oob-{++_nextId}";
+            var request = new JsonObject { ["exec-oob"] = command, ["id"] = id };
+            if (arguments is not null)
+            {
+                request["arguments"] = arguments;
+            }
+            _writer.WriteLine(request.ToJsonString());
+            while (true)
+            {
+                JsonNode reply = ReadMessage(command);
+                if ((string?)reply["id"] != id)
+                {
+                    continue;
+                }
+                if (reply["error"] is { } error)
+                {
+                    throw new QmpException(command, (string?)error["desc"] ?? "no description");
+                }
+                return reply["return"];
+            }
+        }
+    }
+
+    /// <summary>Reads until an event for which <paramref name="match"/> is true; throws TimeoutException after <paramref name="timeout"/>.</summary>
+    public JsonNode WaitForEvent(Func<JsonNode, bool> match, TimeSpan timeout)
+    {
+        lock (_writer)
+        {
+            DateTime deadline = DateTime.UtcNow + timeout;
+            while (DateTime.UtcNow < deadline)
+            {
+                _socket.ReceiveTimeout = (int)Math.Max(1, (deadline - DateTime.UtcNow).TotalMilliseconds);
+                JsonNode message;
+                try
+                {
+                    message = ReadMessage("an event");
+                }
+                catch (IOException) when (DateTime.UtcNow >= deadline)
+                {
+                    break;
+                }
+                if (message["event"] is not null && match(message))
+                {
+                    _socket.ReceiveTimeout = 60_000;
+                    return message;
+                }
+            }
+            throw new TimeoutException($"no such QMP event within {timeout.TotalSeconds:0.#} s");
+        }
+    }
+
+    private JsonNode ReadMessage(string waitingFor) =>
+        JsonNode.Parse(_reader.ReadLine() ?? throw new IOException($"QEMU closed QMP while waiting for {waitingFor}"))!;
+
+    private int _nextId;
 
     public void Dispose() => _socket.Dispose();
 }

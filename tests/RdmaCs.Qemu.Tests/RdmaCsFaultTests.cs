@@ -1,0 +1,191 @@
+using System.Text.Json.Nodes;
+using static RdmaCs.Qemu.Tests.RdmaCsMigrationTests;
+
+namespace RdmaCs.Qemu.Tests;
+
+/// <summary>
+/// Migrations over rdma-cs that must not succeed: cancelled (during the bulk phase and during completion), yanked,
+/// destination killed, wrong token, refused capabilities, missing plugin or token. Each time the source guest keeps
+/// running, QEMU says why, and nothing stays pinned (VmLck back to zero) — and the source can migrate again.
+/// </summary>
+public sealed class RdmaCsFaultTests
+{
+    private const long GuestBytes = 512L << 20;
+    private const long BudgetBytes = 16L << 20;
+    private static readonly TimeSpan MigrationTimeout = TimeSpan.FromMinutes(2);
+
+    [Fact]
+    public void Cancelled_during_the_bulk_phase_the_source_runs_on_unpinned_and_can_migrate_again()
+    {
+        using var source = QemuMachine.StartSource("source", GuestBytes);
+        Thread.Sleep(1000);
+        using (var destination = QemuMachine.StartDestination("destination", GuestBytes))
+        {
+            MigrationOutcome outcome = LiveMigration.Run(source, destination, Settings(), MigrationTimeout, progress =>
+            {
+                if (progress.Status == "active" && progress.TransferredBytes > GuestBytes / 8)
+                {
+                    source.Qmp.Execute("migrate_cancel");
+                }
+            }, TimeSpan.FromMilliseconds(10));
+            Assert.Equal("cancelled", outcome.Status);
+            AssertSourceRecovered(source, outcome);
+        }
+
+        using var second = QemuMachine.StartDestination("second-destination", GuestBytes);
+        MigrationOutcome again = LiveMigration.Run(source, second, Settings(), MigrationTimeout);
+        Assert.True(again.Completed, $"the migration after a cancel {again.Status}: {again.Error}\n{source.LogText}");
+        Assert.True(GuestMemory.FirstDifference(source.ReadMemory(), second.ReadMemory()) < 0, "memory differs after the second migration");
+    }
+
+    [Fact]
+    public void Yanked_during_completion_the_guest_resumes_on_the_source_unpinned()
+    {
+        // During completion QEMU holds its main lock: migrate_cancel waits for it, so the way out is yank, out of band,
+        // on a second monitor that also hears QEMU's events.
+        string events = Path.Combine(Path.GetTempPath(), $"rdmacs-oob-{Guid.NewGuid():N}.sock");
+        using var source = QemuMachine.StartSource("source", GuestBytes, null, "-qmp", $"unix:{events},server=on,wait=off");
+        using var destination = QemuMachine.StartDestination("destination", GuestBytes);
+        using var outOfBand = QmpClient.Connect(events, TimeSpan.FromSeconds(10), outOfBand: true);
+        Thread.Sleep(1000);
+        // A downtime limit of a minute makes QEMU stop the guest after the first pass and send the rest in completion,
+        // which takes long enough to yank in.
+        MigrationSettings settings = Settings() with { DowntimeLimitMs = 60_000 };
+        Exception? yankFailure = null;
+        var yank = new Thread(() =>
+        {
+            try
+            {
+                // QEMU 7.2 stays "active" during completion; the guest's STOP marks it.
+                outOfBand.WaitForEvent(e => (string?)e["event"] == "STOP", MigrationTimeout);
+                outOfBand.ExecuteOutOfBand("yank", new() { ["instances"] = new JsonArray(new JsonObject { ["type"] = "migration" }) });
+            }
+            catch (Exception e)
+            {
+                yankFailure = e;
+            }
+        });
+        yank.Start();
+        MigrationOutcome outcome = LiveMigration.Run(source, destination, settings, MigrationTimeout);
+        Assert.True(yank.Join(TimeSpan.FromSeconds(30)) && yankFailure is null, $"the out-of-band yank did not happen: {yankFailure?.Message}");
+        Assert.Equal("failed", outcome.Status);
+        AssertSourceRecovered(source, outcome);
+        File.Delete(events);
+    }
+
+    [Fact]
+    public void Yanked_during_the_bulk_phase_the_migration_fails_and_the_source_runs_on_unpinned()
+    {
+        using var source = QemuMachine.StartSource("source", GuestBytes);
+        using var destination = QemuMachine.StartDestination("destination", GuestBytes);
+        Thread.Sleep(1000);
+        MigrationOutcome outcome = LiveMigration.Run(source, destination, Settings(), MigrationTimeout, progress =>
+        {
+            if (progress.Status == "active" && progress.TransferredBytes > GuestBytes / 8)
+            {
+                source.Qmp.Execute("yank", new() { ["instances"] = new JsonArray(new JsonObject { ["type"] = "migration" }) });
+            }
+        }, TimeSpan.FromMilliseconds(10));
+        Assert.Equal("failed", outcome.Status);
+        AssertSourceRecovered(source, outcome);
+    }
+
+    [Fact]
+    public void A_destination_killed_mid_way_fails_the_migration_and_the_source_runs_on_unpinned()
+    {
+        using var source = QemuMachine.StartSource("source", GuestBytes);
+        using var destination = QemuMachine.StartDestination("destination", GuestBytes);
+        Thread.Sleep(1000);
+        MigrationOutcome outcome = LiveMigration.Run(source, destination, Settings(), MigrationTimeout, progress =>
+        {
+            if (progress.Status == "active" && progress.TransferredBytes > GuestBytes / 8)
+            {
+                destination.Kill();
+            }
+        }, TimeSpan.FromMilliseconds(10));
+        Assert.Equal("failed", outcome.Status);
+        Assert.Contains("rdma-cs", source.LogText); // the plugin said what happened
+        AssertSourceRecovered(source, outcome);
+    }
+
+    [Fact]
+    public void A_wrong_token_is_refused_by_the_destination_and_the_source_runs_on()
+    {
+        using var source = QemuMachine.StartSource("source", GuestBytes);
+        using var destination = QemuMachine.StartDestination("destination", GuestBytes);
+        Thread.Sleep(500);
+        MigrationOutcome outcome = LiveMigration.Run(source, destination, Settings() with { SourceToken = "not-the-token" }, MigrationTimeout);
+        Assert.Equal("failed", outcome.Status);
+        Assert.Contains("wrong token", source.LogText);
+        Assert.Contains("wrong token", destination.LogText);
+        AssertSourceRecovered(source, outcome);
+    }
+
+    [Theory]
+    [InlineData("xbzrle")]
+    [InlineData("compress")]
+    [InlineData("multifd")]
+    [InlineData("postcopy-ram")]
+    public void A_capability_rdma_cs_cannot_combine_with_is_refused_before_anything_starts(string capability)
+    {
+        using var source = QemuMachine.StartSource("source", GuestBytes);
+        using var destination = QemuMachine.StartDestination("destination", GuestBytes);
+        MigrationSettings settings = Settings();
+        LiveMigration.Prepare(source, destination, settings);
+        source.Qmp.Execute("migrate-set-capabilities", new()
+        {
+            ["capabilities"] = new JsonArray(new JsonObject { ["capability"] = capability, ["state"] = true }),
+        });
+        var error = Assert.Throws<QmpException>(() => source.Qmp.Execute("migrate", new() { ["uri"] = settings.Uri }));
+        Assert.Contains("cannot be used with rdma-cs", error.Message);
+        Assert.True(source.GuestIsWorking(TimeSpan.FromSeconds(10)), "the source guest stopped");
+        Assert.Equal(0, Memory.ProcessMemoryStatus.ReadLockedBytes(source.Pid));
+    }
+
+    [Fact]
+    public void A_missing_plugin_or_token_is_a_clear_error_and_the_source_runs_on()
+    {
+        using var source = QemuMachine.StartSource("source", GuestBytes, null, "-global", "migration.rdma-cs-plugin=/nonexistent/librdmacs-qemu.so");
+        source.Qmp.Execute("migrate-set-parameters", new() { ["rdma-cs-token"] = "t" });
+        var error = Assert.Throws<QmpException>(() => source.Qmp.Execute("migrate", new() { ["uri"] = $"rdma-cs:127.0.0.1:{FreePort()}" }));
+        Assert.Contains("cannot load plugin /nonexistent/librdmacs-qemu.so", error.Message);
+
+        using var tokenless = QemuMachine.StartSource("tokenless", GuestBytes);
+        error = Assert.Throws<QmpException>(() => tokenless.Qmp.Execute("migrate", new() { ["uri"] = $"rdma-cs:127.0.0.1:{FreePort()}" }));
+        Assert.Contains("rdma-cs-token", error.Message);
+        Assert.True(source.GuestIsWorking(TimeSpan.FromSeconds(10)) && tokenless.GuestIsWorking(TimeSpan.FromSeconds(10)), "a source guest stopped");
+    }
+
+    [Fact]
+    public void Info_rdma_cs_and_query_rdma_cs_report_the_figures_of_the_last_migration()
+    {
+        using var source = QemuMachine.StartSource("source", GuestBytes, GuestLoad.Busy);
+        using var destination = QemuMachine.StartDestination("destination", GuestBytes);
+        Assert.Throws<QmpException>(() => source.Qmp.Execute("query-rdma-cs")); // nothing to report yet
+        Thread.Sleep(500);
+        MigrationOutcome outcome = LiveMigration.Run(source, destination, Settings(), MigrationTimeout);
+        Assert.True(outcome.Completed, $"{outcome.Status}: {outcome.Error}");
+
+        string info = source.Hmp("info rdma-cs");
+        Assert.Contains("rdma-cs source: finished", info);
+        Assert.Contains($"budget {BudgetBytes >> 10} kbytes", info);
+        Assert.Matches(@"pinned: 0 kbytes \(peak [1-9][0-9]* kbytes", info);
+        Assert.Contains("rdma-cs destination: finished", destination.Hmp("info rdma-cs"));
+        JsonNode query = source.Qmp.Execute("query-rdma-cs")!;
+        Assert.Equal("source", (string?)query["role"]);
+        Assert.True((long)query["registrations"]! > 0);
+    }
+
+    private static MigrationSettings Settings() => new()
+    {
+        Transport = MigrationTransport.RdmaCs, Port = FreePort(), ControlPort = FreePort(), BudgetBytes = BudgetBytes,
+    };
+
+    private static void AssertSourceRecovered(QemuMachine source, MigrationOutcome outcome)
+    {
+        Assert.False(source.HasExited, "the source QEMU exited");
+        Assert.True(source.GuestIsWorking(TimeSpan.FromSeconds(10)), $"the source guest is not running: {source.RunState}\n{source.LogText}");
+        Assert.Equal(0, outcome.LockedAfterBytes);
+        Assert.InRange(outcome.PeakLockedBytes, 0, BudgetBytes);
+    }
+}
