@@ -19,8 +19,12 @@ dotnet test Plugin.sln -c Release --nologo -v quiet --logger "console;verbosity=
 echo "== C hosts playing QEMU against the plugin (ctest)"
 ctest --test-dir build/cmake --output-on-failure
 
-echo "== the demo moves and verifies a live region (main job, small)"
-./rdmacs demo processes --json --size 64M --budget 8M --rounds 3 > build/demo-smoke.json
+echo "== the main job, small: a QEMU guest migrated over rdma-cs and tcp:, memory verified"
+./rdmacs demo --json --memory 256M --budget 16M > build/demo-smoke.json
 grep -q '"verified": true' build/demo-smoke.json
+
+echo "== the engine's own demo: a live region between two rdmacs processes"
+./rdmacs demo processes --json --size 64M --budget 8M --rounds 3 > build/demo-processes-smoke.json
+grep -q '"verified": true' build/demo-processes-smoke.json
 
 echo "== all tests passed"

@@ -136,6 +136,7 @@ public static class LiveMigration
             PinnedBytes = (long?)rdmaCs?["pinned"] ?? 0,
             BudgetBytes = (long?)rdmaCs?["budget"] ?? 0,
             BacklogPages = (long?)rdmaCs?["backlog"] ?? 0,
+            MovedBytes = ((long?)rdmaCs?["transferred"] ?? 0) + ((long?)rdmaCs?["zero-pages"] ?? 0) * ((long?)ram?["page-size"] ?? 4096),
         };
     }
 }

@@ -23,4 +23,10 @@ public sealed record MigrationProgress
     public long PinnedBytes { get; init; }
     public long BudgetBytes { get; init; }
     public long BacklogPages { get; init; }
+
+    /// <summary>
+    /// rdma-cs only: what has really moved, RDMA-written bytes plus pages sent as zero ranges (QEMU's own transferred
+    /// figure counts a page when it is handed to the plugin).
+    /// </summary>
+    public long MovedBytes { get; init; }
 }

@@ -61,6 +61,32 @@ public sealed class ZeroPageTests
     }
 
     [Fact]
+    public void Never_touched_pages_are_known_zero_without_reading_them()
+    {
+        // Huge pages: touching one byte maps its whole 2 MiB, so the untouched pages are looked for in another 2 MiB.
+        using var memory = new RdmaCs.Memory.AlignedBuffer(8 << 20, zeroed: false);
+        using var residency = new RdmaCs.Memory.PageResidency(PageSize);
+        memory.Page(3, PageSize)[100] = 1;
+        var untouched = new bool[16];
+
+        residency.FindUntouched(memory.Address, untouched);
+        Assert.False(untouched[3]);
+        residency.FindUntouched(memory.Address + (4 << 20), untouched);
+        Assert.All(untouched, Assert.True);
+
+        using var scan = new RdmaCs.Memory.ZeroPageScan(PageSize);
+        Assert.Equal(3, scan.LeadingRun(memory.Address, 16, out bool zero));
+        Assert.True(zero);
+        Assert.Equal(1, scan.LeadingRun(memory.Address + 3 * PageSize, 13, out zero));
+        Assert.False(zero);
+        Assert.Equal(1, scan.ClearNonZero(memory.Address, 16));
+        Assert.Equal(0, memory.Page(3, PageSize)[100]);
+        Assert.Equal(0, scan.ClearNonZero(memory.Address + (4 << 20), 512));
+        residency.FindUntouched(memory.Address + (4 << 20), untouched);
+        Assert.All(untouched, Assert.True); // clearing did not touch them
+    }
+
+    [Fact]
     public void Pages_that_flip_between_zero_and_data_during_the_transfer_arrive_with_their_last_content()
     {
         // Slow, jittered completions keep zero ranges and writes in flight while their pages change again: the

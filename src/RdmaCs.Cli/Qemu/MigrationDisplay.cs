@@ -18,8 +18,9 @@ internal sealed class MigrationDisplay(string name)
     public void Show(MigrationProgress progress)
     {
         double seconds = Math.Max((progress.Elapsed - _lastTime).TotalSeconds, 1e-3);
-        double rate = Math.Max(0, progress.TransferredBytes - _lastBytes) / seconds;
-        _lastBytes = progress.TransferredBytes;
+        long moved = progress.BudgetBytes > 0 ? progress.MovedBytes : progress.TransferredBytes;
+        double rate = Math.Max(0, moved - _lastBytes) / seconds;
+        _lastBytes = moved;
         _lastTime = progress.Elapsed;
         string phase = $"{progress.Status}, round {progress.Round}";
         string pinned = progress.BudgetBytes > 0

@@ -1,29 +1,59 @@
 namespace RdmaCs.Memory;
 
-/// <summary>Finds all-zero pages: vectorized, and it stops at the first nonzero byte, so data pages cost almost nothing.</summary>
-internal static unsafe class ZeroPageScan
+/// <summary>
+/// Finds all-zero pages: never-touched pages without reading them (<see cref="PageResidency"/>), the others by reading
+/// them, vectorized and stopping at the first nonzero byte, so that a data page costs almost nothing. One thread.
+/// </summary>
+internal sealed unsafe class ZeroPageScan(int pageSize) : IDisposable
 {
-    /// <summary>How many of the <paramref name="pages"/> pages from <paramref name="address"/> are all zero, from the first on.</summary>
-    public static int LeadingZeroPages(nint address, int pages, int pageSize)
+    private const int PagesPerLookup = 512;
+
+    private readonly PageResidency _residency = new(pageSize);
+    private readonly bool[] _untouched = new bool[PagesPerLookup];
+
+    /// <summary>
+    /// How many of the <paramref name="pages"/> pages from <paramref name="address"/>, from the first on, are all zero
+    /// (<paramref name="zero"/> true) or all hold data (false). Looks at no more than 512 pages.
+    /// </summary>
+    public int LeadingRun(nint address, int pages, out bool zero)
     {
-        int count = 0;
-        while (count < pages && IsZero(address + (nint)count * pageSize, pageSize))
+        pages = Math.Min(pages, PagesPerLookup);
+        _residency.FindUntouched(address, _untouched.AsSpan(0, pages));
+        zero = IsZero(address, 0);
+        int count = 1;
+        while (count < pages && IsZero(address, count) == zero)
         {
             count++;
         }
         return count;
     }
 
-    /// <summary>How many of the <paramref name="pages"/> pages from <paramref name="address"/> hold data, from the first on.</summary>
-    public static int LeadingDataPages(nint address, int pages, int pageSize)
+    /// <summary>
+    /// Makes the <paramref name="pages"/> pages from <paramref name="address"/> zero, writing only those that are not
+    /// (never-touched pages are not even read); returns how many it cleared.
+    /// </summary>
+    public long ClearNonZero(nint address, long pages)
     {
-        int count = 0;
-        while (count < pages && !IsZero(address + (nint)count * pageSize, pageSize))
+        long cleared = 0;
+        for (long first = 0; first < pages; first += PagesPerLookup)
         {
-            count++;
+            int count = (int)Math.Min(PagesPerLookup, pages - first);
+            nint chunk = address + (nint)(first * pageSize);
+            _residency.FindUntouched(chunk, _untouched.AsSpan(0, count));
+            for (int i = 0; i < count; i++)
+            {
+                if (!IsZero(chunk, i))
+                {
+                    new Span<byte>((void*)(chunk + (nint)i * pageSize), pageSize).Clear();
+                    cleared++;
+                }
+            }
         }
-        return count;
+        return cleared;
     }
 
-    public static bool IsZero(nint address, int length) => new ReadOnlySpan<byte>((void*)address, length).IndexOfAnyExcept((byte)0) < 0;
+    private bool IsZero(nint address, int index) =>
+        _untouched[index] || new ReadOnlySpan<byte>((void*)(address + (nint)index * pageSize), pageSize).IndexOfAnyExcept((byte)0) < 0;
+
+    public void Dispose() => _residency.Dispose();
 }

@@ -6,6 +6,7 @@ using System.Text;
 using RdmaCs.Bindings.LibFabric;
 using RdmaCs.Fabric;
 using RdmaCs.Fabric.LibFabric;
+using RdmaCs.Memory;
 using RdmaCs.Protocol;
 using RdmaCs.Transfer;
 
@@ -98,6 +99,7 @@ public sealed class DestinationServer : IDisposable
         public long Fences { get; private set; }
         public bool Verified { get; private set; }
         public long ZeroPagesCleared { get; private set; }
+        private ZeroPageScan? _zeroScan;
 
         public void Run()
         {
@@ -191,14 +193,8 @@ public sealed class DestinationServer : IDisposable
                 throw new ProtocolException(
                     $"zero range {zero.Id} ({zero.Length} bytes at offset {zero.Offset}) is not whole pages inside RAM block '{block.Name}' ({block.Length} bytes)");
             }
-            for (long offset = zero.Offset; offset < zero.Offset + zero.Length; offset += pageSize)
-            {
-                var page = new Span<byte>((void*)(block.Address + (nint)offset), pageSize);
-                if (page.IndexOfAnyExcept((byte)0) >= 0)
-                {
-                    page.Clear();
-                }
-            }
+            _zeroScan ??= new ZeroPageScan(pageSize);
+            _zeroScan.ClearNonZero(block.Address + (nint)zero.Offset, zero.Length / pageSize);
             ZeroPagesCleared += zero.Length / pageSize;
         }
 
@@ -264,6 +260,8 @@ public sealed class DestinationServer : IDisposable
         public void Release()
         {
             RevokeRemoteAccess();
+            _zeroScan?.Dispose();
+            _zeroScan = null;
             _listener?.Dispose();
             _domain?.Dispose();
             _info?.Dispose();

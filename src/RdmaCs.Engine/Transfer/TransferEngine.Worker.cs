@@ -18,6 +18,7 @@ public sealed partial class TransferEngine
     private readonly InFlightWrite[] _inFlight;   // by completion context
     private readonly Stack<int> _freeSlots;       // free indexes of _inFlight
     private readonly List<int> _zeroSlots = new(); // indexes of _inFlight that are zero ranges
+    private readonly ZeroPageScan? _zeroScan;      // null when zero pages are written like any other
     private int _sleeping;                        // Awake or one of the Sleeping* states; written by the worker
     private List<FlushRequest> _sweepRequests = new(); // flushes the current sweep will complete
     private bool _sweeping;                      // a flush sweep is under way
@@ -82,6 +83,7 @@ public sealed partial class TransferEngine
         finally
         {
             ReleaseEverything(completions);
+            _zeroScan?.Dispose();
         }
     }
 
@@ -129,17 +131,16 @@ public sealed partial class TransferEngine
         }
 
         int wanted = candidate.Pages;
-        if (_options.ZeroPagesAsRanges)
+        if (_zeroScan is not null)
         {
             nint first = _ramBlocks[candidate.RamBlock].Address + (nint)(candidate.FirstPage << _pageShift);
-            int zeros = ZeroPageScan.LeadingZeroPages(first, candidate.Pages, _options.PageSize);
-            if (zeros > 0)
+            wanted = _zeroScan.LeadingRun(first, candidate.Pages, out bool zero);
+            if (zero)
             {
-                PostZeroRange(candidate.RamBlock, candidate.FirstPage, zeros);
-                _selector.Advance(candidate, zeros);
+                PostZeroRange(candidate.RamBlock, candidate.FirstPage, wanted);
+                _selector.Advance(candidate, wanted);
                 return PostOutcome.Posted;
             }
-            wanted = ZeroPageScan.LeadingDataPages(first, candidate.Pages, _options.PageSize);
         }
         // A write may not overtake the clearing of a zero range over the same pages: it would be cleared.
         if (OverlapsZeroRangeInFlight(candidate.RamBlock, candidate.FirstPage, wanted))

@@ -59,6 +59,7 @@ public sealed partial class TransferEngine : IDisposable
             lockMemory, options.RegistrationCache, _counters);
         _selector = new BlockSelector(_bitmaps, _registrar, options.PagesPerBlock);
         _inFlight = new InFlightWrite[options.MaxWritesInFlight];
+        _zeroScan = options.ZeroPagesAsRanges ? new ZeroPageScan(options.PageSize) : null;
         _freeSlots = new Stack<int>(Enumerable.Range(0, options.MaxWritesInFlight).Reverse());
         fabric.SetCompletionCallback(WakeWorker);
 
