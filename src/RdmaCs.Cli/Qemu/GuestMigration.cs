@@ -61,7 +61,7 @@ internal static class GuestMigration
             Token = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)),
             Provider = settings.Provider,
         };
-        MigrationOutcome outcome = LiveMigration.Run(source, destination, migration, settings.Timeout, onProgress, TimeSpan.FromMilliseconds(100));
+        MigrationOutcome outcome = LiveMigration.Run(source, destination, migration, settings.Timeout, onProgress, TimeSpan.FromMilliseconds(25));
         if (!outcome.Completed)
         {
             string logs = $"source QEMU: {Last(source.LogText)}; destination QEMU: {Last(destination.LogText)}";
