@@ -87,12 +87,13 @@ public sealed class QemuMachine : IDisposable
         {
             return false;
         }
-        uint first = GuestMemory.FirstGeneration(ReadMemory());
+        const long throughFirstPage = 0x100000 + 4096; // the guest's first page, at 1 MiB
+        uint first = GuestMemory.FirstGeneration(ReadMemory(0, throughFirstPage));
         DateTime deadline = DateTime.UtcNow + within;
         while (DateTime.UtcNow < deadline)
         {
             Thread.Sleep(100);
-            if (GuestMemory.FirstGeneration(ReadMemory()) != first)
+            if (GuestMemory.FirstGeneration(ReadMemory(0, throughFirstPage)) != first)
             {
                 return true;
             }

@@ -64,7 +64,8 @@ public sealed class ZeroPageTests
     public void Never_touched_pages_are_known_zero_without_reading_them()
     {
         // Huge pages: touching one byte maps its whole 2 MiB, so the untouched pages are looked for in another 2 MiB.
-        using var memory = new RdmaCs.Memory.AlignedBuffer(8 << 20, zeroed: false);
+        // 64 MiB: above glibc's largest mmap threshold, so the buffer is fresh memory, not a reused (touched) heap block.
+        using var memory = new RdmaCs.Memory.AlignedBuffer(64 << 20, zeroed: false);
         using var residency = new RdmaCs.Memory.PageResidency(PageSize);
         memory.Page(3, PageSize)[100] = 1;
         var untouched = new bool[16];
