@@ -17,6 +17,7 @@ internal sealed unsafe class SourcePlugin(HostApi host, PluginOptions options, s
     private List<Memory.AlignedBuffer> _loopbackMemory = [];
     private TransferEngine? _engine;
     private long _pagesReceived;
+    private readonly CancellationTokenSource _cancelOpen = new();
 
     public int Setup(rdma_cs_block* blocks, uint count, byte* blob, uint* blobLength)
     {
@@ -63,13 +64,13 @@ internal sealed unsafe class SourcePlugin(HostApi host, PluginOptions options, s
             {
                 try
                 {
-                    _session = SourceSession.Open(sourceOptions, engineOptions, _blocks, Host.EngineLog);
+                    _session = SourceSession.Open(sourceOptions, engineOptions, _blocks, Host.EngineLog, _cancelOpen.Token);
                     _engine = _session.Engine;
                     return;
                 }
                 catch (Protocol.PeerLostException) when (DateTime.UtcNow < deadline && !Cancelled)
                 {
-                    Thread.Sleep(50);
+                    _cancelOpen.Token.WaitHandle.WaitOne(50);
                 }
             }
         });
@@ -150,7 +151,11 @@ internal sealed unsafe class SourcePlugin(HostApi host, PluginOptions options, s
         statistics->zero_pages = (ulong)s.ZeroPages;
     }
 
-    protected override void OnCancel() => _session?.Abort();
+    protected override void OnCancel()
+    {
+        _cancelOpen.Cancel(); // a session still being opened
+        _session?.Abort();
+    }
 
     public override void Dispose()
     {
@@ -164,6 +169,7 @@ internal sealed unsafe class SourcePlugin(HostApi host, PluginOptions options, s
         }
         _loopback?.Dispose();
         _loopbackMemory.ForEach(buffer => buffer.Dispose());
+        _cancelOpen.Dispose();
         _session = null;
         _engine = null;
         _loopback = null;

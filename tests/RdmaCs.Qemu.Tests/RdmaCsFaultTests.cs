@@ -74,6 +74,35 @@ public sealed class RdmaCsFaultTests
     }
 
     [Fact]
+    public void Cancelled_in_setup_while_the_plugin_waits_for_the_destination_the_source_runs_on()
+    {
+        // The source's plugin is sent to a control port that accepts and then says nothing: it waits in setup.
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        using var source = QemuMachine.StartSource("source", GuestBytes);
+        using var destination = QemuMachine.StartDestination("destination", GuestBytes);
+        MigrationSettings settings = Settings();
+        LiveMigration.Prepare(source, destination, settings);
+        source.Qmp.Execute("migrate-set-parameters", new() { ["rdma-cs-control-port"] = ((System.Net.IPEndPoint)silent.LocalEndpoint).Port });
+        source.Qmp.Execute("migrate", new() { ["uri"] = settings.Uri });
+        using var accepted = silent.AcceptSocket(); // the plugin connected and sent its hello
+        Thread.Sleep(500);
+        Assert.Equal("setup", (string?)source.Qmp.Execute("query-migrate")!["status"]);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        source.Qmp.Execute("migrate_cancel");
+        string status;
+        while ((status = (string)source.Qmp.Execute("query-migrate")!["status"]!) is not ("cancelled" or "failed") && clock.Elapsed < MigrationTimeout)
+        {
+            Thread.Sleep(20);
+        }
+        Assert.Equal("cancelled", status);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"the cancel took {clock.Elapsed.TotalSeconds:0.0} s");
+        Assert.True(source.GuestIsWorking(TimeSpan.FromSeconds(10)), $"the source guest is not running: {source.RunState}");
+        Assert.Equal(0, LiveMigration.WaitForUnlocked(source.Pid, TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
     public void Yanked_during_the_bulk_phase_the_migration_fails_and_the_source_runs_on_unpinned()
     {
         using var source = QemuMachine.StartSource("source", GuestBytes);

@@ -34,13 +34,16 @@ public sealed class SourceSession : IDisposable
     private FabricEndpoint? _endpoint;
     private LibFabricFabric? _fabric;
 
-    private SourceSession(SourceOptions options, EngineOptions? engineOptions, int pageSize, IReadOnlyList<RamBlock> blocks, EngineLog log)
+    private SourceSession(SourceOptions options, EngineOptions? engineOptions, int pageSize, IReadOnlyList<RamBlock> blocks, EngineLog log,
+        CancellationToken cancel)
     {
         _options = options;
         _blocks = [.. blocks];
         _pageSize = pageSize;
         _log = log;
         _control = ControlChannel.Connect(options.Host, options.Port, options.HandshakeTimeout);
+        // Cancelling closes the control connection: a handshake blocked on the destination fails at once.
+        using CancellationTokenRegistration abort = cancel.Register(_control.Dispose);
         try
         {
             _control.Send(new Hello(_pageSize, options.Token, options.Provider,
@@ -65,6 +68,12 @@ public sealed class SourceSession : IDisposable
             _engine = engineOptions is null ? null : new TransferEngine(engineOptions, _fabric, _blocks, log);
             _pump.Start();
         }
+        catch (Exception e) when (cancel.IsCancellationRequested)
+        {
+            ReleaseFabric();
+            _control.Dispose();
+            throw new OperationCanceledException("the connection to the destination was cancelled", e, cancel);
+        }
         catch
         {
             ReleaseFabric();
@@ -83,13 +92,17 @@ public sealed class SourceSession : IDisposable
 
     public string Provider => _info?.Provider ?? "?";
 
-    /// <summary>Connects to the destination and sets up the engine; throws with the reason when refused or unreachable.</summary>
-    public static SourceSession Open(SourceOptions options, EngineOptions engineOptions, IReadOnlyList<RamBlock> blocks, EngineLog log) =>
-        new(options, engineOptions, engineOptions.PageSize, blocks, log);
+    /// <summary>
+    /// Connects to the destination and sets up the engine; throws with the reason when refused or unreachable, and
+    /// <see cref="OperationCanceledException"/> at once when <paramref name="cancel"/> fires during the handshake.
+    /// </summary>
+    public static SourceSession Open(SourceOptions options, EngineOptions engineOptions, IReadOnlyList<RamBlock> blocks, EngineLog log,
+        CancellationToken cancel = default) =>
+        new(options, engineOptions, engineOptions.PageSize, blocks, log, cancel);
 
     /// <summary>A session whose caller writes through <see cref="Fabric"/> itself, and fences with <see cref="Fence"/>.</summary>
     public static SourceSession OpenWithoutEngine(SourceOptions options, int pageSize, IReadOnlyList<RamBlock> blocks, EngineLog log) =>
-        new(options, null, pageSize, blocks, log);
+        new(options, null, pageSize, blocks, log, CancellationToken.None);
 
     /// <summary>Ends round <paramref name="sequence"/>: every designated page written and completed, and the destination told.</summary>
     public void CompleteRound(long sequence)
