@@ -46,4 +46,12 @@ public sealed record MigrationSettings
         MigrationTransport.Tcp => "tcp",
         _ => "multifd",
     };
+
+    /// <summary>A TCP port on 127.0.0.1 that nothing listens on right now.</summary>
+    public static int FreePort()
+    {
+        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+    }
 }

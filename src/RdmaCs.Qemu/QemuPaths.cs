@@ -3,8 +3,10 @@ namespace RdmaCs.Qemu;
 /// <summary>Where the checkout's builds put the patched QEMU, the rdma-cs plugin and the test guest.</summary>
 public static class QemuPaths
 {
+    private static string? _root;
+
     /// <summary>The checkout's root: $RDMACS_ROOT, else the nearest folder above this program that holds Plugin.sln.</summary>
-    public static string Root { get; } = FindRoot();
+    public static string Root => _root ??= FindRoot();
 
     public static string Binary => Path.Combine(Root, "build/qemu/qemu-system-x86_64");
 

@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using static RdmaCs.Qemu.Tests.RdmaCsMigrationTests;
+using static RdmaCs.Qemu.MigrationSettings;
 
 namespace RdmaCs.Qemu.Tests;
 
@@ -21,13 +21,7 @@ public sealed class RdmaCsFaultTests
         Thread.Sleep(1000);
         using (var destination = QemuMachine.StartDestination("destination", GuestBytes))
         {
-            MigrationOutcome outcome = LiveMigration.Run(source, destination, Settings(), MigrationTimeout, progress =>
-            {
-                if (progress.Status == "active" && progress.TransferredBytes > GuestBytes / 8)
-                {
-                    source.Qmp.Execute("migrate_cancel");
-                }
-            }, TimeSpan.FromMilliseconds(10));
+            MigrationOutcome outcome = MigrateInterruptedInBulk(source, destination, () => source.Qmp.Execute("migrate_cancel"));
             Assert.Equal("cancelled", outcome.Status);
             AssertSourceRecovered(source, outcome);
         }
@@ -108,13 +102,8 @@ public sealed class RdmaCsFaultTests
         using var source = QemuMachine.StartSource("source", GuestBytes);
         using var destination = QemuMachine.StartDestination("destination", GuestBytes);
         Thread.Sleep(1000);
-        MigrationOutcome outcome = LiveMigration.Run(source, destination, Settings(), MigrationTimeout, progress =>
-        {
-            if (progress.Status == "active" && progress.TransferredBytes > GuestBytes / 8)
-            {
-                source.Qmp.Execute("yank", new() { ["instances"] = new JsonArray(new JsonObject { ["type"] = "migration" }) });
-            }
-        }, TimeSpan.FromMilliseconds(10));
+        MigrationOutcome outcome = MigrateInterruptedInBulk(source, destination, () =>
+            source.Qmp.Execute("yank", new() { ["instances"] = new JsonArray(new JsonObject { ["type"] = "migration" }) }));
         Assert.Equal("failed", outcome.Status);
         AssertSourceRecovered(source, outcome);
     }
@@ -125,13 +114,7 @@ public sealed class RdmaCsFaultTests
         using var source = QemuMachine.StartSource("source", GuestBytes);
         using var destination = QemuMachine.StartDestination("destination", GuestBytes);
         Thread.Sleep(1000);
-        MigrationOutcome outcome = LiveMigration.Run(source, destination, Settings(), MigrationTimeout, progress =>
-        {
-            if (progress.Status == "active" && progress.TransferredBytes > GuestBytes / 8)
-            {
-                destination.Kill();
-            }
-        }, TimeSpan.FromMilliseconds(10));
+        MigrationOutcome outcome = MigrateInterruptedInBulk(source, destination, destination.Kill);
         Assert.Equal("failed", outcome.Status);
         Assert.Contains("rdma-cs", source.LogText); // the plugin said what happened
         AssertSourceRecovered(source, outcome);
@@ -204,6 +187,16 @@ public sealed class RdmaCsFaultTests
         Assert.Equal("source", (string?)query["role"]);
         Assert.True((long)query["registrations"]! > 0);
     }
+
+    /// <summary>Migrates, and once an eighth of the guest has gone (at each poll from then on), does <paramref name="interrupt"/>.</summary>
+    private static MigrationOutcome MigrateInterruptedInBulk(QemuMachine source, QemuMachine destination, Action interrupt) =>
+        LiveMigration.Run(source, destination, Settings(), MigrationTimeout, progress =>
+        {
+            if (progress.Status == "active" && progress.TransferredBytes > GuestBytes / 8)
+            {
+                interrupt();
+            }
+        }, TimeSpan.FromMilliseconds(10));
 
     private static MigrationSettings Settings() => new()
     {

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using RdmaCs.Memory;
 
 namespace RdmaCs.Qemu.Tests;
@@ -11,6 +9,8 @@ namespace RdmaCs.Qemu.Tests;
 /// </summary>
 public sealed class RdmaCsMigrationTests
 {
+    private static int FreePort() => MigrationSettings.FreePort();
+
     private const long BudgetBytes = 16L << 20;
     private static readonly TimeSpan MigrationTimeout = TimeSpan.FromMinutes(3);
 
@@ -72,12 +72,5 @@ public sealed class RdmaCsMigrationTests
         long first = GuestMemory.FirstDifference(before, after);
         Assert.True(first < 0, $"guest memory differs first at 0x{first:x}");
         Assert.InRange(GuestMemory.TornPages(after, GuestLoad.Idle), 0, 1);
-    }
-
-    internal static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 }

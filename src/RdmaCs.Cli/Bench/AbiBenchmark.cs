@@ -12,7 +12,7 @@ internal static class AbiBenchmark
 {
     public static int Run(bool json)
     {
-        string root = RepositoryRoot();
+        string root = RdmaCs.Qemu.QemuPaths.Root;
         if (RunProcess(Path.Combine(root, "scripts/build-native.sh"), out _, passOutput: true) != 0)
         {
             return 1;
@@ -42,18 +42,5 @@ internal static class AbiBenchmark
         output = passOutput ? "" : process.StandardOutput.ReadToEnd();
         process.WaitForExit();
         return process.ExitCode;
-    }
-
-    /// <summary>The checkout the tool was built from: the nearest folder above it that holds Plugin.sln.</summary>
-    private static string RepositoryRoot()
-    {
-        for (DirectoryInfo? folder = new(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
-        {
-            if (File.Exists(Path.Combine(folder.FullName, "Plugin.sln")))
-            {
-                return folder.FullName;
-            }
-        }
-        throw new DirectoryNotFoundException("rdmacs bench abi runs from a checkout of rdma-cs (no Plugin.sln above the tool)");
     }
 }

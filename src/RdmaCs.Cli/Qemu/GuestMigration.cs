@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using RdmaCs.Configuration;
 using RdmaCs.Qemu;
@@ -55,8 +53,8 @@ internal static class GuestMigration
         var migration = new MigrationSettings
         {
             Transport = transport,
-            Port = FreePort(),
-            ControlPort = FreePort(),
+            Port = MigrationSettings.FreePort(),
+            ControlPort = MigrationSettings.FreePort(),
             BudgetBytes = settings.BudgetBytes,
             Token = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)),
             Provider = settings.Provider,
@@ -91,11 +89,4 @@ internal static class GuestMigration
     public static string Name(MigrationTransport transport) => new MigrationSettings { Transport = transport, Port = 0 }.Name;
 
     private static string Last(string log) => log.Length == 0 ? "(nothing)" : log.Split('\n')[^1];
-
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
-    }
 }

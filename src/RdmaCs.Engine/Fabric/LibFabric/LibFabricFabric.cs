@@ -80,15 +80,7 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
 
     public void PostWrite(FabricRegistration source, nint localAddress, long length, int ramBlock, long remoteOffset, ulong context)
     {
-        if (_progressFailure is { } failure)
-        {
-            throw new FabricException($"the fabric's progress thread failed: {failure.Message}", inner: failure);
-        }
-        if ((uint)ramBlock >= (uint)_remote.Length || remoteOffset < 0 || length <= 0 || remoteOffset > _remote[ramBlock].Length - length)
-        {
-            throw new FabricException($"write of {length} bytes at offset {remoteOffset} does not fit destination RAM block #{ramBlock}");
-        }
-        RemoteBlock target = _remote[ramBlock];
+        RemoteBlock target = Target("write", ramBlock, remoteOffset, length);
         // Always the descriptor: FI_MR_LOCAL providers (verbs) need it, the others ignore it.
         var region = (FabricMemoryRegion)source.ProviderState!;
         ulong remoteAddress = target.BaseAddress + (ulong)remoteOffset;
@@ -106,17 +98,24 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
         {
             throw new FabricException("this fabric has no control connection to send zero ranges over");
         }
+        Target("zero range", ramBlock, remoteOffset, length);
+        long id = Interlocked.Increment(ref _nextZeroId);
+        _zeroRanges[id] = (ramBlock, remoteOffset, length, context);
+        PostFenceRead(ZeroFenceFlag | (ulong)id, SendQueueTimeout);
+    }
+
+    /// <summary>The destination block [remoteOffset, + length) lies in, checked; and whether the fabric can still post.</summary>
+    private RemoteBlock Target(string operation, int ramBlock, long remoteOffset, long length)
+    {
         if (_progressFailure is { } failure)
         {
             throw new FabricException($"the fabric's progress thread failed: {failure.Message}", inner: failure);
         }
         if ((uint)ramBlock >= (uint)_remote.Length || remoteOffset < 0 || length <= 0 || remoteOffset > _remote[ramBlock].Length - length)
         {
-            throw new FabricException($"zero range of {length} bytes at offset {remoteOffset} does not fit destination RAM block #{ramBlock}");
+            throw new FabricException($"{operation} of {length} bytes at offset {remoteOffset} does not fit destination RAM block #{ramBlock}");
         }
-        long id = Interlocked.Increment(ref _nextZeroId);
-        _zeroRanges[id] = (ramBlock, remoteOffset, length, context);
-        PostFenceRead(ZeroFenceFlag | (ulong)id, SendQueueTimeout);
+        return _remote[ramBlock];
     }
 
     /// <summary>The destination has cleared zero range <paramref name="id"/>; unknown ids are the peer's error.</summary>

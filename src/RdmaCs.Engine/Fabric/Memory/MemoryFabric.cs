@@ -111,15 +111,7 @@ public sealed unsafe class MemoryFabric : IFabric, IDisposable
 
     public void PostWrite(FabricRegistration source, nint localAddress, long length, int ramBlock, long remoteOffset, ulong context)
     {
-        if ((uint)ramBlock >= (uint)_targets.Length)
-        {
-            throw Violation($"write: RAM block {ramBlock} does not exist");
-        }
-        RamBlock target = _targets[ramBlock];
-        if (length <= 0 || remoteOffset < 0 || remoteOffset > target.Length - length)
-        {
-            throw Violation($"write: {length} bytes at offset {remoteOffset} leave RAM block '{target.Name}' ({target.Length} bytes)");
-        }
+        nint destination = Destination("write", ramBlock, remoteOffset, length);
         long number = Interlocked.Increment(ref _writesPosted);
         lock (_lock)
         {
@@ -131,7 +123,6 @@ public sealed unsafe class MemoryFabric : IFabric, IDisposable
             {
                 throw Violation($"write: 0x{localAddress:x}+{length} is outside its registration 0x{live.Handle.Address:x}+{live.Handle.Length}");
             }
-            nint destination = target.Address + (nint)remoteOffset;
             foreach (PendingWrite zero in _zeroRanges)
             {
                 if (zero.Destination < destination + (nint)length && destination < zero.Destination + (nint)zero.Length)
@@ -149,23 +140,30 @@ public sealed unsafe class MemoryFabric : IFabric, IDisposable
     /// <summary>Clears the range once every write posted before it has been carried out (as a fence would).</summary>
     public void PostZero(int ramBlock, long remoteOffset, long length, ulong context)
     {
-        if ((uint)ramBlock >= (uint)_targets.Length)
-        {
-            throw Violation($"zero: RAM block {ramBlock} does not exist");
-        }
-        RamBlock target = _targets[ramBlock];
-        if (length <= 0 || remoteOffset < 0 || remoteOffset > target.Length - length)
-        {
-            throw Violation($"zero: {length} bytes at offset {remoteOffset} leave RAM block '{target.Name}' ({target.Length} bytes)");
-        }
+        nint destination = Destination("zero", ramBlock, remoteOffset, length);
         long number = Interlocked.Increment(ref _writesPosted);
         lock (_lock)
         {
-            var zero = new PendingWrite(null, 0, target.Address + (nint)remoteOffset, length, context, number);
+            var zero = new PendingWrite(null, 0, destination, length, context, number);
             _zeroRanges.Add(zero);
             _pending.Enqueue(zero, (Due(ordered: true), number));
             Monitor.Pulse(_lock);
         }
+    }
+
+    /// <summary>The address in the destination RAM block that [remoteOffset, + length) starts at, checked.</summary>
+    private nint Destination(string operation, int ramBlock, long remoteOffset, long length)
+    {
+        if ((uint)ramBlock >= (uint)_targets.Length)
+        {
+            throw Violation($"{operation}: RAM block {ramBlock} does not exist");
+        }
+        RamBlock target = _targets[ramBlock];
+        if (length <= 0 || remoteOffset < 0 || remoteOffset > target.Length - length)
+        {
+            throw Violation($"{operation}: {length} bytes at offset {remoteOffset} leave RAM block '{target.Name}' ({target.Length} bytes)");
+        }
+        return target.Address + (nint)remoteOffset;
     }
 
     /// <summary>When a new operation is due: after its random delay, and for an ordered one after everything before it.</summary>
