@@ -37,7 +37,7 @@ if [[ ! -x "$source_dir/configure" ]]; then
 fi
 
 # Apply the series on the pristine source each time, as commits, so that editing a patch rebuilds from it (and work
-# on the series is done as commits in build/qemu-src, exported by scripts/export-qemu-patches.sh). This discards
+# on the series is done as commits in build/qemu-src, exported by scripts/export-patches.sh qemu). This discards
 # anything not exported.
 (cd "$source_dir" && git am --abort >/dev/null 2>&1 || true
  git reset -q --hard "$(git rev-list --max-parents=0 HEAD)" && git clean -qfdx)
