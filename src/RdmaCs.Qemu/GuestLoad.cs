@@ -17,7 +17,8 @@ public sealed record GuestLoad(long HotBytes, bool LeaveRestZero = false)
     /// <summary>Only 8 MiB ever written; the rest stays zero: a mostly idle guest.</summary>
     public static GuestLoad Idle { get; } = new(8L << 20, LeaveRestZero: true);
 
-    internal IEnumerable<string> LoaderArguments =>
+    /// <summary>The QEMU options that hand the load to the guest (two loader devices).</summary>
+    public IEnumerable<string> LoaderArguments =>
     [
         "-device", $"loader,addr=0x90000,data={HotBytes},data-len=4",
         "-device", $"loader,addr=0x90004,data={(LeaveRestZero ? 1 : 0)},data-len=4",

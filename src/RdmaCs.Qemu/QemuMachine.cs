@@ -38,6 +38,7 @@ public sealed class QemuMachine : IDisposable
         try
         {
             Qmp = QmpClient.Connect(QmpPath, TimeSpan.FromSeconds(30), () => _process.HasExited ? $"QEMU exited: {LogText}" : null);
+            Monitor = new GuestMonitor(Qmp, _folder, memoryBytes);
         }
         catch
         {
@@ -57,6 +58,7 @@ public sealed class QemuMachine : IDisposable
     public string Name { get; }
     public long MemoryBytes { get; }
     public QmpClient Qmp { get; } = null!;
+    public GuestMonitor Monitor { get; } = null!;
     public int Pid => _process.Id;
     public bool HasExited => _process.HasExited;
     public string QmpPath => Path.Combine(_folder, "qmp.sock");
@@ -65,44 +67,19 @@ public sealed class QemuMachine : IDisposable
     public string LogText { get { lock (_log) { return string.Join("\n", _log); } } }
 
     /// <summary>The run state QEMU reports ("running", "paused", "postmigrate", ...).</summary>
-    public string RunState => (string)Qmp.Execute("query-status")!["status"]!;
+    public string RunState => Monitor.RunState;
 
     /// <summary>Guest-physical memory [0, <see cref="MemoryBytes"/>) as QEMU has it (pmemsave; below the PCI hole).</summary>
-    public byte[] ReadMemory() => ReadMemory(0, MemoryBytes);
+    public byte[] ReadMemory() => Monitor.ReadMemory();
 
     /// <summary>Guest-physical memory [<paramref name="address"/>, + <paramref name="bytes"/>).</summary>
-    public byte[] ReadMemory(long address, long bytes)
-    {
-        string file = Path.Combine(_folder, "memory.bin");
-        Qmp.Execute("pmemsave", new() { ["val"] = address, ["size"] = bytes, ["filename"] = file });
-        byte[] memory = File.ReadAllBytes(file);
-        File.Delete(file);
-        return memory;
-    }
+    public byte[] ReadMemory(long address, long bytes) => Monitor.ReadMemory(address, bytes);
 
     /// <summary>Whether the guest is running and still rewriting its pages (the generation at 1 MiB moves on).</summary>
-    public bool GuestIsWorking(TimeSpan within)
-    {
-        if (RunState != "running")
-        {
-            return false;
-        }
-        const long throughFirstPage = 0x100000 + 4096; // the guest's first page, at 1 MiB
-        uint first = GuestMemory.FirstGeneration(ReadMemory(0, throughFirstPage));
-        DateTime deadline = DateTime.UtcNow + within;
-        while (DateTime.UtcNow < deadline)
-        {
-            Thread.Sleep(100);
-            if (GuestMemory.FirstGeneration(ReadMemory(0, throughFirstPage)) != first)
-            {
-                return true;
-            }
-        }
-        return false;
-    }
+    public bool GuestIsWorking(TimeSpan within) => Monitor.GuestIsWorking(within);
 
     /// <summary>Runs an HMP command through QMP; returns what it printed.</summary>
-    public string Hmp(string commandLine) => (string)Qmp.Execute("human-monitor-command", new() { ["command-line"] = commandLine })!;
+    public string Hmp(string commandLine) => Monitor.Hmp(commandLine);
 
     /// <summary>Kills QEMU at once (SIGKILL), as a crashed host would.</summary>
     public void Kill()

@@ -57,9 +57,9 @@ public sealed class LockedMemorySampler : IDisposable
         {
             bytes = ProcessMemoryStatus.ReadLockedBytes(_pid);
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or InvalidDataException)
         {
-            return; // the process is gone
+            return; // the process is gone, or a zombie (its status has no VmLck)
         }
         lock (_samples)
         {

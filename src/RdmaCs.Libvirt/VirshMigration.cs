@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using RdmaCs.Memory;
+using RdmaCs.Qemu;
+
+namespace RdmaCs.Libvirt;
+
+/// <summary>What a watched <c>virsh migrate</c> did.</summary>
+/// <param name="Virsh">How virsh exited and what it printed.</param>
+/// <param name="PeakLockedBytes">The source QEMU's highest VmLck, sampled every 2 ms during the migration.</param>
+/// <param name="LockedSamples">How many VmLck samples there were.</param>
+/// <param name="Progress"><c>virsh domjobinfo</c> on the source while the migration ran.</param>
+/// <param name="SourceMemory">The source guest's memory once it stopped for the switchover, or null.</param>
+public sealed record VirshMigrationOutcome(
+    VirshResult Virsh, TimeSpan Elapsed, long PeakLockedBytes, int LockedSamples, IReadOnlyList<DomainJobInfo> Progress,
+    byte[]? SourceMemory);
+
+/// <summary>
+/// Runs <c>virsh migrate</c> against a source host and watches it from outside: the source QEMU's VmLck, the job's
+/// progress (<c>virsh domjobinfo</c>), and the source guest's memory at the switchover. libvirt kills the source QEMU as
+/// soon as the migration completes, so that memory is read when QEMU pauses before the switchover (libvirt always asks
+/// for pause-before-switchover): the guest is stopped then and its memory final, and the source libvirtd is held
+/// (SIGSTOP) while QEMU dumps it, so that it can neither kill nor resume anything meanwhile.
+/// </summary>
+public static class VirshMigration
+{
+    public static VirshMigrationOutcome Run(LibvirtHost source, PageWriterDomain domain, IEnumerable<string> virshArguments, TimeSpan timeout)
+    {
+        int pid = source.QemuPid(domain.Name) ?? throw new InvalidOperationException($"{domain.Name} is not running on {source.Name}");
+        GuestMonitor monitor = source.Monitor(domain);
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            using var sampler = new LockedMemorySampler(pid);
+            Task<byte[]?> capture = Task.Run(() => CaptureAtSwitchover(source, monitor, timeout));
+            Task<VirshResult> migrate = Task.Run(() => source.Virsh(timeout, ["migrate", .. virshArguments]));
+            var progress = new List<DomainJobInfo>();
+            while (!migrate.IsCompleted)
+            {
+                VirshResult jobInfo = source.Virsh("domjobinfo", domain.Name);
+                if (jobInfo.Succeeded)
+                {
+                    progress.Add(DomainJobInfo.Parse(jobInfo.Output));
+                }
+                migrate.Wait(TimeSpan.FromMilliseconds(100));
+            }
+            VirshResult result = migrate.Result;
+            TimeSpan elapsed = clock.Elapsed;
+            monitor.Qmp.Dispose(); // ends the capture's wait when the migration never reached the switchover
+            byte[]? sourceMemory = capture.Result;
+            sampler.Dispose();
+            return new VirshMigrationOutcome(result, elapsed, sampler.PeakBytes, sampler.Samples.Count, progress, sourceMemory);
+        }
+        finally
+        {
+            monitor.Qmp.Dispose();
+        }
+    }
+
+    private static byte[]? CaptureAtSwitchover(LibvirtHost source, GuestMonitor monitor, TimeSpan timeout)
+    {
+        try
+        {
+            JsonNode migrationEvent = monitor.Qmp.WaitForEvent(
+                e => (string?)e["event"] == "MIGRATION" && (string?)e["data"]?["status"] is "pre-switchover" or "completed" or "failed" or "cancelled",
+                timeout);
+            if ((string?)migrationEvent["data"]!["status"] != "pre-switchover")
+            {
+                return null;
+            }
+            using (source.Freeze())
+            {
+                return monitor.ReadMemory();
+            }
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or TimeoutException or QmpException)
+        {
+            return null; // QEMU or the monitor went away: the migration failed, or never got that far
+        }
+    }
+}

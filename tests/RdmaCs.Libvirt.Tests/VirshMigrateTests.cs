@@ -1,0 +1,102 @@
+using RdmaCs.Memory;
+using RdmaCs.Qemu;
+
+namespace RdmaCs.Libvirt.Tests;
+
+/// <summary>
+/// <c>virsh migrate --live --transport rdma-cs</c> between two libvirt hosts, peer to peer and driven by the client,
+/// and <c>--transport tcp</c> beside it: the guest keeps rewriting its RAM during the migration, the destination is
+/// left paused, and its memory equals, byte for byte, the source's when the source stopped for the switchover; the
+/// source QEMU's VmLck, sampled every 2 ms, never exceeds the budget; <c>virsh domjobinfo</c> shows progress.
+/// </summary>
+[Collection(LibvirtHostsCollection.Name)]
+public sealed class VirshMigrateTests(LibvirtHosts hosts)
+{
+    private const long GuestBytes = 256L << 20;
+    private const long BudgetBytes = 16L << 20;
+    private static readonly TimeSpan MigrationTimeout = TimeSpan.FromMinutes(3);
+
+    [Fact]
+    public void Peer_to_peer_over_rdma_cs_arrives_equal_with_pinned_memory_within_budget()
+    {
+        var domain = new PageWriterDomain("p2p-rdma-cs", GuestBytes, GuestLoad.AllMemory);
+        int port = MigrationSettings.FreePort();
+        MigrateAndVerify(domain, ["--p2p", "--transport", "rdma-cs", "--migrateuri", $"127.0.0.1:{port}", "--rdma-cs-budget", $"{BudgetBytes >> 20}"]);
+
+        // QEMU connected by itself (libvirt passes rdma-cs an address, not a connected fd), with the budget and a token.
+        string sourceLog = File.ReadAllText(Path.Combine(hosts.A.Folder, "log/libvirtd.log"));
+        Assert.Contains($"\"uri\":\"rdma-cs:127.0.0.1:{port}\"", sourceLog);
+        Assert.Contains($"\"rdma-cs-budget\":{BudgetBytes}", sourceLog);
+        Assert.Matches("\"rdma-cs-token\":\"[0-9a-f]{32}\"", sourceLog);
+    }
+
+    [Fact]
+    public void Client_driven_over_rdma_cs_arrives_equal_with_pinned_memory_within_budget()
+    {
+        var domain = new PageWriterDomain("client-rdma-cs", GuestBytes, GuestLoad.Busy);
+        MigrateAndVerify(domain, ["--transport", "rdma-cs", "--migrateuri", $"127.0.0.1:{MigrationSettings.FreePort()}",
+            "--rdma-cs-budget", $"{BudgetBytes >> 20}M", "--rdma-cs-provider", "tcp"]);
+    }
+
+    [Fact]
+    public void The_tcp_transport_still_migrates()
+    {
+        var domain = new PageWriterDomain("p2p-tcp", GuestBytes, GuestLoad.Busy);
+        int port = MigrationSettings.FreePort();
+        MigrateAndVerify(domain, ["--p2p", "--transport", "tcp", "--migrateuri", $"127.0.0.1:{port}"], budget: null);
+        Assert.Contains($"\"uri\":\"tcp:127.0.0.1:{port}\"", File.ReadAllText(Path.Combine(hosts.B.Folder, "log/libvirtd.log")));
+    }
+
+    /// <summary>Migrates <paramref name="domain"/> from A to B, destination left paused, and checks all of it.</summary>
+    private void MigrateAndVerify(PageWriterDomain domain, string[] transportArguments, long? budget = BudgetBytes)
+    {
+        hosts.Remove(domain.Name);
+        try
+        {
+            hosts.A.StartDomain(domain);
+            Thread.Sleep(1000); // let the guest boot and start rewriting its pages
+
+            VirshMigrationOutcome outcome = VirshMigration.Run(hosts.A, domain,
+                ["--live", "--suspend", "--listen-address", "127.0.0.1", .. transportArguments, domain.Name, hosts.B.Uri], MigrationTimeout);
+
+            Assert.True(outcome.Virsh.Succeeded, $"virsh migrate: {outcome.Virsh}\nsource:\n{hosts.A.DaemonLog()}\ndestination:\n{hosts.B.DaemonLog()}\n{hosts.B.QemuLog(domain.Name)}");
+            Assert.Equal("shut off", hosts.A.DomainState(domain.Name));
+            Assert.Equal("paused", hosts.B.DomainState(domain.Name));
+
+            // Pinned memory, by the kernel's count, on the source while it ran.
+            Assert.True(outcome.LockedSamples > 10, $"VmLck sampled only {outcome.LockedSamples} times");
+            if (budget is not null)
+            {
+                Assert.InRange(outcome.PeakLockedBytes, 1, budget.Value);
+            }
+
+            // domjobinfo showed the migration moving, and its completed record the whole guest.
+            Assert.Contains(outcome.Progress, info => info.JobType == "Unbounded" && info.MemoryProcessedBytes > 0);
+            DomainJobInfo completed = DomainJobInfo.Parse(hosts.A.VirshOrThrow("domjobinfo", domain.Name, "--completed"));
+            Assert.Equal("Completed", completed.JobType);
+            Assert.True(completed.MemoryProcessedBytes >= GuestBytes / 2, $"only {completed.MemoryProcessedBytes} bytes processed: {completed}");
+
+            // The destination's memory is the source's at the switchover, byte for byte; every page is whole.
+            Assert.NotNull(outcome.SourceMemory);
+            GuestMonitor destination = hosts.B.Monitor(domain);
+            try
+            {
+                byte[] after = destination.ReadMemory();
+                long first = GuestMemory.FirstDifference(outcome.SourceMemory, after);
+                Assert.True(first < 0, $"guest memory differs first at 0x{first:x}");
+                Assert.InRange(GuestMemory.TornPages(after, domain.Load), 0, 1);
+                Assert.NotEqual(0u, GuestMemory.FirstGeneration(after)); // the guest did run
+                int destinationPid = hosts.B.QemuPid(domain.Name)!.Value;
+                Assert.Equal(0, ProcessMemoryStatus.ReadLockedBytes(destinationPid)); // nothing left pinned there either
+            }
+            finally
+            {
+                destination.Qmp.Dispose();
+            }
+        }
+        finally
+        {
+            hosts.Remove(domain.Name);
+        }
+    }
+}
