@@ -13,6 +13,17 @@ log="$root/build/libvirt-build.log"
 "$root/scripts/setup.sh" "$root/scripts/apt-packages.txt" "$root/scripts/apt-packages-qemu.txt" \
   "$root/scripts/apt-packages-libvirt.txt"
 
+# libvirtd resolves its compiled-in QEMU user before it reads qemu.conf, so the user must exist even when qemu.conf runs
+# QEMU as root (Debian's libvirt-daemon-system creates it the same way).
+if ! getent passwd libvirt-qemu >/dev/null; then
+  sudo=""
+  if ((EUID != 0)); then
+    sudo="sudo"
+  fi
+  getent group libvirt-qemu >/dev/null || $sudo groupadd -r libvirt-qemu
+  $sudo useradd -r -g libvirt-qemu -d /var/lib/libvirt -M -s /usr/sbin/nologin libvirt-qemu
+fi
+
 mkdir -p "$root/build"
 if [[ ! -f "$source_dir/meson.build" ]]; then
   echo "build-libvirt: fetching Debian's libvirt source package" >&2

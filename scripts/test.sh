@@ -13,7 +13,10 @@ scripts/build-native.sh
 echo "== QEMU 7.2 with qemu-patches/ (about 8 minutes on a fresh machine)"
 scripts/build-qemu.sh >/dev/null
 
-echo "== .NET tests (engine, bindings, serve/send processes, QEMU migrations)"
+echo "== libvirt 9.0 with libvirt-patches/ (about 4 minutes on a fresh machine)"
+scripts/build-libvirt.sh >/dev/null
+
+echo "== .NET tests (engine, bindings, serve/send processes, QEMU migrations, virsh migrations between libvirt hosts)"
 dotnet test Plugin.sln -c Release --nologo -v quiet --logger "console;verbosity=normal"
 
 echo "== C hosts playing QEMU against the plugin (ctest)"
