@@ -15,7 +15,9 @@ internal abstract unsafe class PluginContext : IDisposable
     {
         Host = host;
         Options = options;
-        HostName = hostName;
+        // QEMU passes HOST of rdma-cs:HOST:PORT as written: an IPv6 address comes bracketed ("[::]" is libvirt's
+        // default listen address), which neither sockets nor libfabric take.
+        HostName = hostName.StartsWith('[') && hostName.EndsWith(']') ? hostName[1..^1] : hostName;
         Port = port;
         PageSize = pageSize;
     }

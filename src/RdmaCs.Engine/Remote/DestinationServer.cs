@@ -38,10 +38,15 @@ public sealed class DestinationServer : IDisposable
         _log = log;
         _listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
         _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-        _listener.Bind(new IPEndPoint(IPAddress.Parse(options.ListenHost), options.Port));
+        _listener.Bind(new IPEndPoint(ListenAddress(options.ListenHost), options.Port));
         _listener.Listen(4);
         Port = ((IPEndPoint)_listener.LocalEndPoint!).Port;
     }
+
+    /// <summary>An address to listen on: <paramref name="host"/> itself, or the first address its name resolves to.</summary>
+    private static IPAddress ListenAddress(string host) =>
+        IPAddress.TryParse(host, out IPAddress? address) ? address
+        : Dns.GetHostAddresses(host).FirstOrDefault() ?? throw new ArgumentException($"cannot listen on {host}: the name has no address");
 
     /// <summary>The control port actually bound (useful when 0 was asked for).</summary>
     public int Port { get; }
@@ -109,7 +114,10 @@ public sealed class DestinationServer : IDisposable
             server._log(EngineLogLevel.Info, $"serve: admitted {control.Peer}: {hello.Blocks.Count} RAM block(s), page size {hello.PageSize}");
 
             string provider = options.Provider != "auto" ? options.Provider : hello.Provider;
-            _info = FabricInfo.Find(provider, options.ListenHost, "0", passive: true);
+            // On a wildcard address (libvirt's default is to listen on all) the fabric listens on all too; the source
+            // reaches it at the address it reached this control port on.
+            string? node = ListenAddress(options.ListenHost) is { } any && (any.Equals(IPAddress.Any) || any.Equals(IPAddress.IPv6Any)) ? null : options.ListenHost;
+            _info = FabricInfo.Find(provider, node, "0", passive: true);
             Provider = _info.Provider;
             server._log(EngineLogLevel.Info, $"serve: provider {_info.Provider} on {_info.Domain} ({_info.Reason}); " +
                                              $"mr_mode 0x{_info.MrMode:x}, delivery-complete writes {(_info.DeliveryComplete ? "yes" : "no")}");
