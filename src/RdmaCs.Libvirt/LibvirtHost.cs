@@ -32,11 +32,12 @@ public sealed partial class LibvirtHost : IDisposable
     private readonly string _namespace;
     private readonly List<string> _daemonOutput = [];
 
-    private LibvirtHost(string name, int number, HostQemu qemu)
+    private LibvirtHost(string name, int number, HostQemu qemu, string qemuUser)
     {
         LibvirtPaths.RequireBuilt();
         Name = name;
         Qemu = qemu;
+        QemuUser = qemuUser;
         Folder = Directory.CreateTempSubdirectory($"rdmacs-libvirt-{name}-").FullName;
         foreach ((string system, string own) in Folders)
         {
@@ -48,6 +49,10 @@ public sealed partial class LibvirtHost : IDisposable
         Directory.CreateDirectory(ScratchFolder);
         WriteConfiguration(number);
         WriteEmulator(qemu);
+        if (qemuUser != "root")
+        {
+            AllowQemuUser();
+        }
 
         string binds = string.Join(" && ", Folders.Select(f => $"mount --bind '{Path.Combine(Folder, f.Own)}' '{f.System}'"));
         var start = new ProcessStartInfo("unshare")
@@ -79,11 +84,18 @@ public sealed partial class LibvirtHost : IDisposable
         }
     }
 
-    /// <summary>Starts host <paramref name="name"/>; <paramref name="number"/> makes its host UUID (unique per machine).</summary>
-    public static LibvirtHost Start(string name, int number, HostQemu qemu = HostQemu.Patched) => new(name, number, qemu);
+    /// <summary>
+    /// Starts host <paramref name="name"/>; <paramref name="number"/> makes its host UUID (unique per machine). QEMU
+    /// runs as root, keeping CAP_IPC_LOCK, unless <paramref name="qemuUser"/> names libvirt's unprivileged user.
+    /// </summary>
+    public static LibvirtHost Start(string name, int number, HostQemu qemu = HostQemu.Patched, string qemuUser = "root") =>
+        new(name, number, qemu, qemuUser);
 
     public string Name { get; }
     public HostQemu Qemu { get; }
+
+    /// <summary>The user QEMU runs as (qemu.conf's user and group).</summary>
+    public string QemuUser { get; }
 
     /// <summary>This host's private folder (etc, run, lib, cache, log inside).</summary>
     public string Folder { get; }
@@ -235,11 +247,12 @@ public sealed partial class LibvirtHost : IDisposable
             log_filters = "1:qemu.qemu_migration 1:qemu.qemu_monitor 3:*"
             log_outputs = "1:file:/var/log/libvirt/libvirtd.log"
             """);
-        // QEMU as root: it keeps CAP_IPC_LOCK, so it may pin the budget although libvirtd, without CAP_SYS_RESOURCE
-        // here, cannot raise its RLIMIT_MEMLOCK. No virtlogd (stdio to files), no cgroups shared between the hosts.
-        File.WriteAllText(Path.Combine(Folder, "etc/qemu.conf"), """
-            user = "root"
-            group = "root"
+        // QEMU as root keeps CAP_IPC_LOCK, so it may pin the budget even when libvirtd (without CAP_SYS_RESOURCE, as on
+        // these machines) cannot raise its RLIMIT_MEMLOCK; as libvirt-qemu it may pin only up to that limit. No
+        // virtlogd (stdio to files), no cgroups shared between the hosts.
+        File.WriteAllText(Path.Combine(Folder, "etc/qemu.conf"), $"""
+            user = "{QemuUser}"
+            group = "{QemuUser}"
             stdio_handler = "file"
             cgroup_controllers = [ ]
             """);
@@ -262,6 +275,25 @@ public sealed partial class LibvirtHost : IDisposable
         File.WriteAllText(wrapper, $"#!/bin/sh\n# {Name}'s QEMU ({qemu})\nexec {command} \"$@\"\n");
         File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
                                       UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+    }
+
+    /// <summary>
+    /// Lets an unprivileged QEMU reach its emulator wrapper, create its QMP socket and write memory dumps: the host's
+    /// folder is the caller's private temporary folder otherwise.
+    /// </summary>
+    private void AllowQemuUser()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException("libvirt hosts run on Linux (mount namespaces)");
+        }
+        const UnixFileMode traverse = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
+                                      UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+        const UnixFileMode shared = traverse | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite | UnixFileMode.StickyBit;
+        File.SetUnixFileMode(Folder, traverse);
+        File.SetUnixFileMode(Path.Combine(Folder, "lib"), traverse);
+        File.SetUnixFileMode(Path.Combine(Folder, "lib/rdmacs"), shared);
+        File.SetUnixFileMode(ScratchFolder, shared);
     }
 
     /// <summary>Waits until virsh gets an answer; returns libvirtd's mount namespace.</summary>

@@ -55,6 +55,41 @@ public sealed class VirshMigrateFailureTests(LibvirtHosts hosts)
         Assert.Contains("wrong token", impostor.LogText);
     }
 
+    /// <summary>
+    /// A budget above what an unprivileged QEMU may lock: libvirt raises QEMU's RLIMIT_MEMLOCK when it may (libvirtd
+    /// with CAP_SYS_RESOURCE) and the migration goes on; where it may not, as on these machines, the migration fails
+    /// before anything starts, saying which limit and what to change.
+    /// </summary>
+    [Fact]
+    public void A_budget_above_an_unprivileged_qemus_locked_memory_limit_is_raised_or_a_clear_error()
+    {
+        var domain = new PageWriterDomain("over-limit", GuestBytes, GuestLoad.Busy);
+        long? limit = ProcessLimits.LockedMemoryLimit(); // what libvirtd, and the QEMUs it starts, inherit
+        long budget = limit is null ? 16L << 20 : limit.Value * 2;
+        string[] arguments = ["--p2p", "--transport", "rdma-cs", "--migrateuri", $"127.0.0.1:{MigrationSettings.FreePort()}", "--rdma-cs-budget", $"{budget >> 10}K"];
+        if (limit is null || ProcessLimits.CanRaiseLimits)
+        {
+            hosts.Remove(domain.Name);
+            try
+            {
+                hosts.Unprivileged.StartDomain(domain);
+                VirshMigrationOutcome outcome = VirshMigration.Run(hosts.Unprivileged, domain,
+                    ["--live", "--listen-address", "127.0.0.1", .. arguments, domain.Name, hosts.B.Uri], MigrationTimeout);
+                Assert.True(outcome.Virsh.Succeeded, $"libvirtd may raise the limit, yet: {outcome.Virsh}");
+                Assert.InRange(outcome.PeakLockedBytes, 1, budget);
+            }
+            finally
+            {
+                hosts.Remove(domain.Name);
+            }
+            return;
+        }
+
+        string error = MigrateExpectingFailure(hosts.Unprivileged, hosts.B, domain, arguments);
+        Assert.Contains($"rdma-cs migration pins up to {budget} bytes (its budget) but QEMU may lock only {limit.Value}", error);
+        Assert.Contains("give libvirtd CAP_SYS_RESOURCE, raise its locked-memory limit, or lower the rdma-cs budget", error);
+    }
+
     [Fact]
     public void Virsh_says_when_transport_has_no_address_or_conflicts_with_the_migration_uri()
     {

@@ -48,21 +48,36 @@ public sealed class VirshMigrateTests(LibvirtHosts hosts)
         Assert.Contains($"\"uri\":\"tcp:127.0.0.1:{port}\"", File.ReadAllText(Path.Combine(hosts.B.Folder, "log/libvirtd.log")));
     }
 
-    /// <summary>Migrates <paramref name="domain"/> from A to B, destination left paused, and checks all of it.</summary>
-    private void MigrateAndVerify(PageWriterDomain domain, string[] transportArguments, long? budget = BudgetBytes, string? listenAddress = "127.0.0.1")
+    /// <summary>
+    /// A QEMU without CAP_IPC_LOCK (running as libvirt-qemu) whose RLIMIT_MEMLOCK already covers the budget: libvirt
+    /// leaves the limit alone (it raises it only when it is lower) and the plugin pins within it.
+    /// </summary>
+    [Fact]
+    public void An_unprivileged_qemu_whose_locked_memory_limit_covers_the_budget_migrates_within_it()
     {
+        var domain = new PageWriterDomain("unprivileged", GuestBytes, GuestLoad.Busy);
+        long budget = Math.Min(ProcessLimits.LockedMemoryLimit() / 2 ?? BudgetBytes, BudgetBytes);
+        MigrateAndVerify(domain, ["--p2p", "--transport", "rdma-cs", "--migrateuri", $"127.0.0.1:{MigrationSettings.FreePort()}",
+            "--rdma-cs-budget", $"{budget >> 10}K"], budget, source: hosts.Unprivileged);
+    }
+
+    /// <summary>Migrates <paramref name="domain"/> from A (or <paramref name="source"/>) to B, destination left paused, and checks all of it.</summary>
+    private void MigrateAndVerify(PageWriterDomain domain, string[] transportArguments, long? budget = BudgetBytes, string? listenAddress = "127.0.0.1",
+        LibvirtHost? source = null)
+    {
+        source ??= hosts.A;
         hosts.Remove(domain.Name);
         try
         {
-            hosts.A.StartDomain(domain);
+            source.StartDomain(domain);
             Thread.Sleep(1000); // let the guest boot and start rewriting its pages
 
-            VirshMigrationOutcome outcome = VirshMigration.Run(hosts.A, domain,
+            VirshMigrationOutcome outcome = VirshMigration.Run(source, domain,
                 ["--live", "--suspend", .. listenAddress is null ? [] : new[] { "--listen-address", listenAddress }, .. transportArguments, domain.Name, hosts.B.Uri],
                 MigrationTimeout);
 
-            Assert.True(outcome.Virsh.Succeeded, $"virsh migrate: {outcome.Virsh}\nsource:\n{hosts.A.DaemonLog()}\ndestination:\n{hosts.B.DaemonLog()}\n{hosts.B.QemuLog(domain.Name)}");
-            Assert.Equal("shut off", hosts.A.DomainState(domain.Name));
+            Assert.True(outcome.Virsh.Succeeded, $"virsh migrate: {outcome.Virsh}\nsource:\n{source.DaemonLog()}\ndestination:\n{hosts.B.DaemonLog()}\n{hosts.B.QemuLog(domain.Name)}");
+            Assert.Equal("shut off", source.DomainState(domain.Name));
             Assert.Equal("paused", hosts.B.DomainState(domain.Name));
 
             // Pinned memory, by the kernel's count, on the source while it ran.
@@ -74,7 +89,7 @@ public sealed class VirshMigrateTests(LibvirtHosts hosts)
 
             // domjobinfo showed the migration moving, and its completed record the whole guest.
             Assert.Contains(outcome.Progress, info => info.JobType == "Unbounded" && info.MemoryProcessedBytes > 0);
-            DomainJobInfo completed = DomainJobInfo.Parse(hosts.A.VirshOrThrow("domjobinfo", domain.Name, "--completed"));
+            DomainJobInfo completed = DomainJobInfo.Parse(source.VirshOrThrow("domjobinfo", domain.Name, "--completed"));
             Assert.Equal("Completed", completed.JobType);
             Assert.True(completed.MemoryProcessedBytes >= GuestBytes / 2, $"only {completed.MemoryProcessedBytes} bytes processed: {completed}");
 
