@@ -24,7 +24,9 @@ public sealed record VirshMigrationOutcome(
 /// </summary>
 public static class VirshMigration
 {
-    public static VirshMigrationOutcome Run(LibvirtHost source, PageWriterDomain domain, IEnumerable<string> virshArguments, TimeSpan timeout)
+    /// <param name="onProgress">Called with each <c>virsh domjobinfo</c> taken while the migration runs.</param>
+    public static VirshMigrationOutcome Run(LibvirtHost source, PageWriterDomain domain, IEnumerable<string> virshArguments, TimeSpan timeout,
+        Action<DomainJobInfo>? onProgress = null)
     {
         int pid = source.QemuPid(domain.Name) ?? throw new InvalidOperationException($"{domain.Name} is not running on {source.Name}");
         GuestMonitor monitor = source.Monitor(domain);
@@ -41,6 +43,7 @@ public static class VirshMigration
                 if (jobInfo.Succeeded)
                 {
                     progress.Add(DomainJobInfo.Parse(jobInfo.Output));
+                    onProgress?.Invoke(progress[^1]);
                 }
                 migrate.Wait(TimeSpan.FromMilliseconds(100));
             }

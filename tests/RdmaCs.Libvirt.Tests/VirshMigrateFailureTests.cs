@@ -56,6 +56,29 @@ public sealed class VirshMigrateFailureTests(LibvirtHosts hosts)
     }
 
     /// <summary>
+    /// <c>virsh domjobabort</c> on the source while pages are moving (bandwidth held to 32 MiB/s so that there is
+    /// time): the migration ends as cancelled by the client, and the guest runs on, unpinned.
+    /// </summary>
+    [Fact]
+    public void A_migration_aborted_during_the_bulk_phase_leaves_the_guest_running_unpinned()
+    {
+        var domain = new PageWriterDomain("aborted", GuestBytes, GuestLoad.AllMemory);
+        bool aborted = false;
+        string error = MigrateExpectingFailure(hosts.A, hosts.B, domain,
+            ["--p2p", "--transport", "rdma-cs", "--migrateuri", $"127.0.0.1:{MigrationSettings.FreePort()}", "--rdma-cs-budget", "8", "--bandwidth", "32"],
+            progress =>
+            {
+                if (!aborted && progress.JobType == "Unbounded" && progress.MemoryProcessedBytes > 0)
+                {
+                    hosts.A.VirshOrThrow("domjobabort", domain.Name);
+                    aborted = true;
+                }
+            });
+        Assert.True(aborted, "the migration never showed progress to abort");
+        Assert.Contains("canceled by client", error);
+    }
+
+    /// <summary>
     /// A budget above what an unprivileged QEMU may lock: libvirt raises QEMU's RLIMIT_MEMLOCK when it may (libvirtd
     /// with CAP_SYS_RESOURCE) and the migration goes on; where it may not, as on these machines, the migration fails
     /// before anything starts, saying which limit and what to change.
@@ -134,7 +157,8 @@ public sealed class VirshMigrateFailureTests(LibvirtHosts hosts)
     /// Starts <paramref name="domain"/> on <paramref name="source"/>, migrates it to <paramref name="destination"/>
     /// expecting failure, checks that nothing was lost, and returns virsh's error.
     /// </summary>
-    private string MigrateExpectingFailure(LibvirtHost source, LibvirtHost destination, PageWriterDomain domain, string[] transportArguments)
+    private string MigrateExpectingFailure(LibvirtHost source, LibvirtHost destination, PageWriterDomain domain, string[] transportArguments,
+        Action<DomainJobInfo>? onProgress = null)
     {
         hosts.Remove(domain.Name);
         try
@@ -143,7 +167,7 @@ public sealed class VirshMigrateFailureTests(LibvirtHosts hosts)
             Thread.Sleep(500);
 
             VirshMigrationOutcome outcome = VirshMigration.Run(source, domain,
-                ["--live", "--listen-address", "127.0.0.1", .. transportArguments, domain.Name, destination.Uri], MigrationTimeout);
+                ["--live", "--listen-address", "127.0.0.1", .. transportArguments, domain.Name, destination.Uri], MigrationTimeout, onProgress);
 
             Assert.False(outcome.Virsh.Succeeded, $"the migration succeeded: {outcome.Virsh}");
             Assert.Equal("running", source.DomainState(domain.Name));
