@@ -39,5 +39,9 @@ public sealed class DomainJobInfo
         return power < 0 ? throw new FormatException($"unknown unit in {field}: {text}") : (long)(value * Math.Pow(1024, power));
     }
 
+    /// <summary>A time field ("3035 ms") in milliseconds, 0 when absent.</summary>
+    public long Milliseconds(string field) =>
+        this[field] is { } text ? long.Parse(text.Split(' ', StringSplitOptions.RemoveEmptyEntries)[0], CultureInfo.InvariantCulture) : 0;
+
     public override string ToString() => string.Join(", ", _fields.Select(f => $"{f.Key}: {f.Value}"));
 }

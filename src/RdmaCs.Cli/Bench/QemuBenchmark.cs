@@ -54,9 +54,9 @@ internal static class QemuBenchmark
             figures["total_ms_all"] = new JsonArray([.. runs[transport].Select(r => (JsonNode)r.Outcome.TotalMs)]);
             json[GuestMigration.Name(transport)] = figures;
         }
-        json["rdma_cs_vs_tcp_time"] = Ratio(rdmaTime, median[MigrationTransport.Tcp].Outcome.TotalMs);
-        json["rdma_cs_vs_multifd_time"] = Ratio(rdmaTime, median[MigrationTransport.Multifd].Outcome.TotalMs);
-        json["rdma_cs_vs_tcp_downtime"] = Ratio(median[MigrationTransport.RdmaCs].Outcome.DowntimeMs, median[MigrationTransport.Tcp].Outcome.DowntimeMs);
+        json["rdma_cs_vs_tcp_time"] = Report.Ratio(rdmaTime, median[MigrationTransport.Tcp].Outcome.TotalMs);
+        json["rdma_cs_vs_multifd_time"] = Report.Ratio(rdmaTime, median[MigrationTransport.Multifd].Outcome.TotalMs);
+        json["rdma_cs_vs_tcp_downtime"] = Report.Ratio(median[MigrationTransport.RdmaCs].Outcome.DowntimeMs, median[MigrationTransport.Tcp].Outcome.DowntimeMs);
         json["peak_pinned_within_budget"] = runs[MigrationTransport.RdmaCs].All(r => r.Outcome.PeakLockedBytes <= settings.BudgetBytes);
 
         if (settings.Plot is { } plot)
@@ -83,6 +83,4 @@ internal static class QemuBenchmark
 
     private static GuestMigration.Result Median(List<GuestMigration.Result> results) =>
         results.OrderBy(r => r.Outcome.Completed ? r.Outcome.TotalMs : long.MaxValue).ElementAt(results.Count / 2);
-
-    private static double? Ratio(long part, long whole) => whole == 0 ? null : Report.Round((double)part / whole);
 }

@@ -14,6 +14,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(TransferBenchCommand());
         bench.Subcommands.Add(AbiBenchCommand());
         bench.Subcommands.Add(QemuBenchCommand());
+        bench.Subcommands.Add(LibvirtBenchCommand());
         return bench;
     }
 
@@ -35,6 +36,27 @@ internal static class BenchCommand
         };
         command.SetAction(parse => QemuBenchmark.Run(new QemuBenchmark.Settings(
             memory.Get(parse), budget.Get(parse), parse.GetValue(provider)!, parse.GetValue(load)!, parse.GetValue(repeat), parse.GetValue(json), parse.GetValue(plot))));
+        return command;
+    }
+
+    private static Command LibvirtBenchCommand()
+    {
+        var memory = new SizeOption("--memory", "guest RAM", "512M");
+        var budget = new SizeOption("--budget", "rdma-cs pinned-memory budget", "64M");
+        var provider = SharedOptions.Provider();
+        provider.DefaultValueFactory = _ => "tcp";
+        var repeat = CountOption.Create("--repeat", "migrations of each kind, alternated; the median of each is reported", 3, minimum: 1);
+        var json = new Option<bool>("--json") { Description = "print the figures as JSON only" };
+        var load = GuestLoadOption.Create();
+        var command = new Command("libvirt",
+            "The page-writer guest as a libvirt domain, migrated with `virsh migrate --live --p2p` between two libvirt hosts on " +
+            "this machine over rdma-cs and over libvirt's tcp in one run: libvirt's time and downtime, peak pinned memory, the " +
+            "destination verified (builds QEMU and libvirt first if needed).")
+        {
+            memory, budget, provider, load, repeat, json,
+        };
+        command.SetAction(parse => LibvirtBenchmark.Run(new LibvirtBenchmark.Settings(
+            memory.Get(parse), budget.Get(parse), parse.GetValue(provider)!, parse.GetValue(load)!, parse.GetValue(repeat), parse.GetValue(json))));
         return command;
     }
 

@@ -33,6 +33,9 @@ internal static class Report
     };
 
     /// <summary>Rounds a figure to 3 significant decimals so JSON stays readable.</summary>
+    /// <summary><paramref name="part"/> / <paramref name="whole"/>, rounded; null when the whole is 0.</summary>
+    public static double? Ratio(long part, long whole) => whole == 0 ? null : Round((double)part / whole);
+
     public static double Round(double value) => Math.Round(value, 3);
 
     public static string Gbps(double bytes, TimeSpan time) =>

@@ -1,9 +1,10 @@
 using System.Diagnostics;
+using RdmaCs.Libvirt;
 using RdmaCs.Qemu;
 
 namespace RdmaCs.Cli.Qemu;
 
-/// <summary>Builds the plugin and the patched QEMU with the repository's scripts when they are not built yet.</summary>
+/// <summary>Builds the plugin, the patched QEMU and libvirt with the repository's scripts when they are not built yet.</summary>
 internal static class QemuBuild
 {
     /// <summary>False (after saying why on stderr) when a build script failed.</summary>
@@ -24,6 +25,21 @@ internal static class QemuBuild
             {
                 return false;
             }
+        }
+        return true;
+    }
+
+    /// <summary>Also the patched libvirt; false (after saying why on stderr) when a build script failed.</summary>
+    public static bool EnsureLibvirt(string command)
+    {
+        if (!Ensure(command))
+        {
+            return false;
+        }
+        if (!File.Exists(LibvirtPaths.Daemon) || !File.Exists(LibvirtPaths.Virsh))
+        {
+            Console.Error.WriteLine($"rdmacs {command}: building the patched libvirt (scripts/build-libvirt.sh, about 4 minutes the first time)...");
+            return RunScript("build-libvirt.sh");
         }
         return true;
     }
