@@ -33,35 +33,28 @@ public static class VirshMigration
         Action<DomainJobInfo>? onProgress = null, bool captureSourceMemory = true)
     {
         int pid = source.QemuPid(domain.Name) ?? throw new InvalidOperationException($"{domain.Name} is not running on {source.Name}");
-        GuestMonitor monitor = source.Monitor(domain);
-        try
+        using GuestMonitor monitor = source.Monitor(domain);
+        var clock = Stopwatch.StartNew();
+        using var sampler = new LockedMemorySampler(pid);
+        Task<byte[]?> capture = captureSourceMemory ? Task.Run(() => CaptureAtSwitchover(source, monitor, timeout)) : Task.FromResult<byte[]?>(null);
+        Task<VirshResult> migrate = Task.Run(() => source.Virsh(timeout, ["migrate", .. virshArguments]));
+        var progress = new List<DomainJobInfo>();
+        while (!migrate.IsCompleted)
         {
-            var clock = Stopwatch.StartNew();
-            using var sampler = new LockedMemorySampler(pid);
-            Task<byte[]?> capture = captureSourceMemory ? Task.Run(() => CaptureAtSwitchover(source, monitor, timeout)) : Task.FromResult<byte[]?>(null);
-            Task<VirshResult> migrate = Task.Run(() => source.Virsh(timeout, ["migrate", .. virshArguments]));
-            var progress = new List<DomainJobInfo>();
-            while (!migrate.IsCompleted)
+            VirshResult jobInfo = source.Virsh("domjobinfo", domain.Name);
+            if (jobInfo.Succeeded)
             {
-                VirshResult jobInfo = source.Virsh("domjobinfo", domain.Name);
-                if (jobInfo.Succeeded)
-                {
-                    progress.Add(DomainJobInfo.Parse(jobInfo.Output));
-                    onProgress?.Invoke(progress[^1]);
-                }
-                migrate.Wait(TimeSpan.FromMilliseconds(100));
+                progress.Add(DomainJobInfo.Parse(jobInfo.Output));
+                onProgress?.Invoke(progress[^1]);
             }
-            VirshResult result = migrate.Result;
-            TimeSpan elapsed = clock.Elapsed;
-            monitor.Qmp.Dispose(); // ends the capture's wait when the migration never reached the switchover
-            byte[]? sourceMemory = capture.Result;
-            sampler.Dispose();
-            return new VirshMigrationOutcome(result, elapsed, sampler.PeakBytes, sampler.Samples.Count, progress, sourceMemory);
+            migrate.Wait(TimeSpan.FromMilliseconds(100));
         }
-        finally
-        {
-            monitor.Qmp.Dispose();
-        }
+        VirshResult result = migrate.Result;
+        TimeSpan elapsed = clock.Elapsed;
+        monitor.Dispose(); // ends the capture's wait when the migration never reached the switchover
+        byte[]? sourceMemory = capture.Result;
+        sampler.Dispose();
+        return new VirshMigrationOutcome(result, elapsed, sampler.PeakBytes, sampler.Samples.Count, progress, sourceMemory);
     }
 
     private static byte[]? CaptureAtSwitchover(LibvirtHost source, GuestMonitor monitor, TimeSpan timeout)

@@ -6,10 +6,10 @@ namespace RdmaCs.Qemu;
 /// The page-writer guest as seen through one QEMU's QMP: its run state and memory. Shared by the QEMUs the tests start
 /// themselves (<see cref="QemuMachine"/>) and those libvirt starts (through a QMP socket of their own).
 /// </summary>
-/// <param name="qmp">The QEMU's monitor.</param>
+/// <param name="qmp">The QEMU's monitor, closed when this is disposed.</param>
 /// <param name="scratchFolder">Where QEMU may write memory dumps (pmemsave), and this process read them.</param>
 /// <param name="memoryBytes">The guest's RAM size.</param>
-public sealed class GuestMonitor(QmpClient qmp, string scratchFolder, long memoryBytes)
+public sealed class GuestMonitor(QmpClient qmp, string scratchFolder, long memoryBytes) : IDisposable
 {
     public QmpClient Qmp { get; } = qmp;
     public long MemoryBytes { get; } = memoryBytes;
@@ -53,4 +53,6 @@ public sealed class GuestMonitor(QmpClient qmp, string scratchFolder, long memor
 
     /// <summary>Runs an HMP command through QMP; returns what it printed.</summary>
     public string Hmp(string commandLine) => (string)Qmp.Execute("human-monitor-command", new JsonObject { ["command-line"] = commandLine })!;
+
+    public void Dispose() => Qmp.Dispose();
 }

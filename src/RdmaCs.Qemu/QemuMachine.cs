@@ -93,7 +93,7 @@ public sealed class QemuMachine : IDisposable
 
     public void Dispose()
     {
-        Qmp?.Dispose();
+        Monitor?.Dispose();
         Kill();
         _process.Dispose();
         try

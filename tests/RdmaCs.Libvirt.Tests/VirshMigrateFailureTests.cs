@@ -174,14 +174,9 @@ public sealed class VirshMigrateFailureTests(LibvirtHosts hosts)
             Assert.Null(destination.DomainState(domain.Name));
             int pid = source.QemuPid(domain.Name) ?? throw new InvalidOperationException("the source QEMU is gone");
             Assert.Equal(0, ProcessMemoryStatus.ReadLockedBytes(pid));
-            GuestMonitor guest = source.Monitor(domain);
-            try
+            using (GuestMonitor guest = source.Monitor(domain))
             {
                 Assert.True(guest.GuestIsWorking(TimeSpan.FromSeconds(10)), "the source guest stopped rewriting its pages");
-            }
-            finally
-            {
-                guest.Qmp.Dispose();
             }
             return outcome.Virsh.Error;
         }

@@ -95,21 +95,14 @@ public sealed class VirshMigrateTests(LibvirtHosts hosts)
 
             // The destination's memory is the source's at the switchover, byte for byte; every page is whole.
             Assert.NotNull(outcome.SourceMemory);
-            GuestMonitor destination = hosts.B.Monitor(domain);
-            try
-            {
-                byte[] after = destination.ReadMemory();
-                long first = GuestMemory.FirstDifference(outcome.SourceMemory, after);
-                Assert.True(first < 0, $"guest memory differs first at 0x{first:x}");
-                Assert.InRange(GuestMemory.TornPages(after, domain.Load), 0, 1);
-                Assert.NotEqual(0u, GuestMemory.FirstGeneration(after)); // the guest did run
-                int destinationPid = hosts.B.QemuPid(domain.Name)!.Value;
-                Assert.Equal(0, ProcessMemoryStatus.ReadLockedBytes(destinationPid)); // nothing left pinned there either
-            }
-            finally
-            {
-                destination.Qmp.Dispose();
-            }
+            using GuestMonitor destination = hosts.B.Monitor(domain);
+            byte[] after = destination.ReadMemory();
+            long first = GuestMemory.FirstDifference(outcome.SourceMemory, after);
+            Assert.True(first < 0, $"guest memory differs first at 0x{first:x}");
+            Assert.InRange(GuestMemory.TornPages(after, domain.Load), 0, 1);
+            Assert.NotEqual(0u, GuestMemory.FirstGeneration(after)); // the guest did run
+            int destinationPid = hosts.B.QemuPid(domain.Name)!.Value;
+            Assert.Equal(0, ProcessMemoryStatus.ReadLockedBytes(destinationPid)); // nothing left pinned there either
         }
         finally
         {

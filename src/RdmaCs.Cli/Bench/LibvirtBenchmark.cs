@@ -114,16 +114,11 @@ internal static class LibvirtBenchmark
                 return new Measurement(transport, false, 0, 0, (long)outcome.Elapsed.TotalMilliseconds, 0, outcome.PeakLockedBytes, 0, outcome.Virsh.Error.Trim());
             }
             DomainJobInfo completed = DomainJobInfo.Parse(source.VirshOrThrow("domjobinfo", domain.Name, "--completed"));
-            GuestMonitor arrived = destination.Monitor(domain);
             int torn;
-            try
+            using (GuestMonitor arrived = destination.Monitor(domain))
             {
                 byte[] after = arrived.ReadMemory();
                 torn = GuestMemory.FirstGeneration(after) == 0 ? int.MaxValue : GuestMemory.TornPages(after, domain.Load);
-            }
-            finally
-            {
-                arrived.Qmp.Dispose();
             }
             return new Measurement(transport, true, completed.Milliseconds("Time elapsed"), completed.Milliseconds("Total downtime"),
                 (long)outcome.Elapsed.TotalMilliseconds, completed.MemoryProcessedBytes, outcome.PeakLockedBytes, torn, "");
