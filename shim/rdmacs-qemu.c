@@ -33,6 +33,19 @@ static rdma_cs_plugin_ops plugin_ops = {
 };
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static int engine_loaded;
+static void (*engine_quiesce)(void);
+
+/*
+ * Runs at exit (or when this shim is unloaded), before the libraries' destructors: the engine's background threads
+ * (libfabric still loading its providers) must be done by then. A host that exits while one is inside dlopen and
+ * malloc while glibc runs libnuma's destructor deadlocks (seen with abi_misuse, which exits at once).
+ */
+static void quiesce_engine_at_exit(void)
+{
+    if (engine_quiesce != NULL) {
+        engine_quiesce();
+    }
+}
 
 /* Each engine export and the ops slot it fills. */
 static const struct {
@@ -86,8 +99,11 @@ static void load_engine(void)
         fprintf(stderr, "rdma-cs: %s is not an rdma-cs engine (no rdmacs_engine_abi_version)\n", path);
         return;
     }
-    /* The first call into the runtime: it starts here, after the host's signal handlers exist. */
+    /* The first call into the runtime: it starts here, after the host's signal handlers exist. It also starts
+     * loading libfabric in the background, so the exit handler goes in now (after the runtime's own: it runs first). */
     uint32_t version = engine_abi_version();
+    engine_quiesce = (void (*)(void))dlsym(engine, "rdmacs_engine_quiesce");
+    atexit(quiesce_engine_at_exit);
     if (RDMA_CS_ABI_MAJOR_OF(version) != RDMA_CS_ABI_MAJOR) {
         fprintf(stderr, "rdma-cs: the engine %s implements ABI %u.%u, this shim %u.%u\n", path,
                 RDMA_CS_ABI_MAJOR_OF(version), version & 0xffffu, RDMA_CS_ABI_MAJOR, RDMA_CS_ABI_MINOR);

@@ -19,6 +19,13 @@ public static unsafe class PluginExports
         return RdmaCsAbi.RDMA_CS_ABI_VERSION;
     }
 
+    /// <summary>
+    /// The shim's exit handler: waits (at most 10 s) until libfabric's background loading is done, so that the
+    /// process's library destructors never run beside it.
+    /// </summary>
+    [UnmanagedCallersOnly(EntryPoint = "rdmacs_engine_quiesce")]
+    public static void Quiesce() => RdmaCs.Fabric.LibFabric.FabricLibrary.WaitForWarmUp(TimeSpan.FromSeconds(10));
+
     [UnmanagedCallersOnly(EntryPoint = "rdmacs_create")]
     public static int Create(rdma_cs_host_api* host, rdma_cs_config* config, void** ctx)
     {

@@ -6,6 +6,7 @@ namespace RdmaCs.Fabric.LibFabric;
 public static unsafe class FabricLibrary
 {
     private static int _started;
+    private static readonly ManualResetEventSlim _warmedUp = new();
 
     /// <summary>
     /// Loads libfabric and initialises its providers on a background thread, once per process. The first
@@ -33,6 +34,16 @@ public static unsafe class FabricLibrary
             {
                 // Reported, with its reason, by the first real use.
             }
+            finally
+            {
+                _warmedUp.Set();
+            }
         }) { IsBackground = true, Name = "rdmacs-fabric-warm-up" }.Start();
     }
+
+    /// <summary>
+    /// Waits until the background loading is done, if it was started: before a process exits, since its libraries'
+    /// destructors must not run while that thread is inside dlopen. False when <paramref name="timeout"/> passed.
+    /// </summary>
+    public static bool WaitForWarmUp(TimeSpan timeout) => Volatile.Read(ref _started) == 0 || _warmedUp.Wait(timeout);
 }
