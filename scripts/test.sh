@@ -20,7 +20,7 @@ echo "== .NET tests (engine, bindings, serve/send processes, QEMU migrations, vi
 dotnet test Plugin.sln -c Release --nologo -v quiet --logger "console;verbosity=normal"
 
 echo "== C hosts playing QEMU against the plugin (ctest)"
-ctest --test-dir build/cmake --output-on-failure
+ctest --test-dir build/cmake --output-on-failure --timeout 300   # a hang fails in minutes, not at CI's limit
 
 echo "== the main job, small: a QEMU guest migrated over rdma-cs and tcp:, memory verified"
 ./rdmacs demo --json --memory 256M --budget 16M > build/demo-smoke.json
