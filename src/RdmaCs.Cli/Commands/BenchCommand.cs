@@ -1,6 +1,7 @@
 using System.CommandLine;
 using RdmaCs.Cli.Bench;
 using RdmaCs.Cli.Qemu;
+using RdmaCs.Qemu;
 
 namespace RdmaCs.Cli.Commands;
 
@@ -18,45 +19,53 @@ internal static class BenchCommand
         return bench;
     }
 
+    /// <summary>The options the two guest-migration benchmarks (qemu, libvirt) share.</summary>
+    private sealed class GuestMigrationOptions
+    {
+        public SizeOption Memory { get; } = new("--memory", "guest RAM", "512M");
+        public SizeOption Budget { get; } = new("--budget", "rdma-cs pinned-memory budget", "64M");
+        public Option<string> Provider { get; } = SharedOptions.Provider();
+        public Option<GuestLoad> Load { get; } = GuestLoadOption.Create();
+        public Option<int> Repeat { get; } = CountOption.Create("--repeat", "migrations of each kind, alternated; the median of each is reported", 3, minimum: 1);
+        public Option<bool> Json { get; } = new("--json") { Description = "print the figures as JSON only" };
+
+        public GuestMigrationOptions() => Provider.DefaultValueFactory = _ => "tcp";
+
+        public void AddTo(Command command)
+        {
+            foreach (Option option in new Option[] { Memory, Budget, Provider, Load, Repeat, Json })
+            {
+                command.Options.Add(option);
+            }
+        }
+    }
+
     private static Command QemuBenchCommand()
     {
-        var memory = new SizeOption("--memory", "guest RAM", "512M");
-        var budget = new SizeOption("--budget", "rdma-cs pinned-memory budget", "64M");
-        var provider = SharedOptions.Provider();
-        provider.DefaultValueFactory = _ => "tcp";
-        var repeat = CountOption.Create("--repeat", "migrations of each kind, alternated; the median of each is reported", 3, minimum: 1);
-        var json = new Option<bool>("--json") { Description = "print the figures as JSON only" };
+        var options = new GuestMigrationOptions();
         var plot = new Option<FileInfo?>("--plot") { Description = "draw the three migrations over time into this PNG" };
-        var load = GuestLoadOption.Create();
         var command = new Command("qemu",
             "The page-writer guest live-migrated between two QEMU processes three ways in one run: rdma-cs, QEMU's tcp:, and " +
-            "QEMU's multifd (4 channels); total time, downtime, bytes and peak pinned memory of each (builds QEMU first if needed).")
-        {
-            memory, budget, provider, load, repeat, json, plot,
-        };
+            "QEMU's multifd (4 channels); total time, downtime, bytes and peak pinned memory of each (builds QEMU first if needed).");
+        options.AddTo(command);
+        command.Options.Add(plot);
         command.SetAction(parse => QemuBenchmark.Run(new QemuBenchmark.Settings(
-            memory.Get(parse), budget.Get(parse), parse.GetValue(provider)!, parse.GetValue(load)!, parse.GetValue(repeat), parse.GetValue(json), parse.GetValue(plot))));
+            options.Memory.Get(parse), options.Budget.Get(parse), parse.GetValue(options.Provider)!, parse.GetValue(options.Load)!,
+            parse.GetValue(options.Repeat), parse.GetValue(options.Json), parse.GetValue(plot))));
         return command;
     }
 
     private static Command LibvirtBenchCommand()
     {
-        var memory = new SizeOption("--memory", "guest RAM", "512M");
-        var budget = new SizeOption("--budget", "rdma-cs pinned-memory budget", "64M");
-        var provider = SharedOptions.Provider();
-        provider.DefaultValueFactory = _ => "tcp";
-        var repeat = CountOption.Create("--repeat", "migrations of each kind, alternated; the median of each is reported", 3, minimum: 1);
-        var json = new Option<bool>("--json") { Description = "print the figures as JSON only" };
-        var load = GuestLoadOption.Create();
+        var options = new GuestMigrationOptions();
         var command = new Command("libvirt",
             "The page-writer guest as a libvirt domain, migrated with `virsh migrate --live --p2p` between two libvirt hosts on " +
             "this machine over rdma-cs and over libvirt's tcp in one run: libvirt's time and downtime, peak pinned memory, the " +
-            "destination verified (builds QEMU and libvirt first if needed).")
-        {
-            memory, budget, provider, load, repeat, json,
-        };
+            "destination's pages checked whole (builds QEMU and libvirt first if needed).");
+        options.AddTo(command);
         command.SetAction(parse => LibvirtBenchmark.Run(new LibvirtBenchmark.Settings(
-            memory.Get(parse), budget.Get(parse), parse.GetValue(provider)!, parse.GetValue(load)!, parse.GetValue(repeat), parse.GetValue(json))));
+            options.Memory.Get(parse), options.Budget.Get(parse), parse.GetValue(options.Provider)!, parse.GetValue(options.Load)!,
+            parse.GetValue(options.Repeat), parse.GetValue(options.Json))));
         return command;
     }
 
