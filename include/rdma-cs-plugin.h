@@ -21,7 +21,7 @@ extern "C" {
 #endif
 
 #define RDMA_CS_ABI_MAJOR 1u
-#define RDMA_CS_ABI_MINOR 0u
+#define RDMA_CS_ABI_MINOR 1u
 #define RDMA_CS_ABI_VERSION ((RDMA_CS_ABI_MAJOR << 16) | RDMA_CS_ABI_MINOR)
 #define RDMA_CS_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
 #define RDMA_CS_PLUGIN_QUERY_SYMBOL "rdma_cs_plugin_query"
@@ -51,8 +51,18 @@ enum rdma_cs_log_level {
     RDMA_CS_LOG_DEBUG = 3,
 };
 
-/* The block's backing is MAP_SHARED (a file or a memfd) */
-#define RDMA_CS_BLOCK_F_SHARED 0x1u
+/*
+ * What backs a RAM block (rdma_cs_block.flags). A page that this process
+ * never touched reads as zero only in private anonymous memory: in shared or
+ * file-backed memory another process (a vhost-user backend, virtiofsd) or
+ * the file may have put data there without QEMU's page tables knowing.
+ * Plugins take that shortcut only with RDMA_CS_BLOCK_F_PRIVATE_ANON, which
+ * hosts before ABI 1.1 never set.
+ */
+#define RDMA_CS_BLOCK_F_SHARED 0x1u       /* MAP_SHARED: others may write it */
+#define RDMA_CS_BLOCK_F_FILE 0x2u         /* backed by a file or memfd (1.1) */
+#define RDMA_CS_BLOCK_F_HUGETLB 0x4u      /* huge pages, e.g. hugetlbfs (1.1) */
+#define RDMA_CS_BLOCK_F_PRIVATE_ANON 0x8u /* private anonymous memory (1.1) */
 
 /* One RAM block; valid from *_setup until destroy(). */
 typedef struct rdma_cs_block {

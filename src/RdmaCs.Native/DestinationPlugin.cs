@@ -1,5 +1,6 @@
 using RdmaCs.Bindings.Plugin;
 using RdmaCs.Remote;
+using RdmaCs.Transfer;
 
 namespace RdmaCs.Native;
 
@@ -33,7 +34,7 @@ internal sealed unsafe class DestinationPlugin(HostApi host, PluginOptions optio
         Host.Log((int)rdma_cs_log_level.RDMA_CS_LOG_INFO,
             $"destination: {table.Length} RAM block(s) waiting for the source on {HostName}:{_server.Port}");
         DestinationServer server = _server;
-        _session = new Thread(() =>
+        _session = BackgroundThread.Start("rdmacs-destination-session", () =>
         {
             try
             {
@@ -45,8 +46,7 @@ internal sealed unsafe class DestinationPlugin(HostApi host, PluginOptions optio
                 // Cancelled while waiting for the source, most often: a thread must never take QEMU down.
                 _outcome = -Errno.From(e is ObjectDisposedException ? new OperationCanceledException() : e);
             }
-        }) { IsBackground = true, Name = "rdmacs-destination-session" };
-        _session.Start();
+        }, Host.EngineLog);
         return RdmaCsAbi.RDMA_CS_OK;
     }
 

@@ -75,8 +75,11 @@ internal abstract unsafe class PluginContext : IDisposable
         return RdmaCsAbi.RDMA_CS_OK;
     }
 
-    /// <summary>Copies the host's block table: names, addresses and lengths.</summary>
-    protected static RamBlock[] Blocks(rdma_cs_block* blocks, uint count)
+    /// <summary>
+    /// Copies the host's block table: names, addresses, lengths, and whether each block is private anonymous memory
+    /// (only then may never-touched pages be taken as zero; see <see cref="IsPrivateAnonymous"/>). Logs each block's kind.
+    /// </summary>
+    protected RamBlock[] Blocks(rdma_cs_block* blocks, uint count)
     {
         if (blocks == null || count == 0)
         {
@@ -86,8 +89,34 @@ internal abstract unsafe class PluginContext : IDisposable
         for (int i = 0; i < count; i++)
         {
             string name = Marshal.PtrToStringUTF8((nint)blocks[i].idstr) ?? throw new ArgumentException($"RAM block {i} has no idstr");
-            table[i] = new RamBlock(name, (nint)blocks[i].host, (long)blocks[i].used_length);
+            table[i] = new RamBlock(name, (nint)blocks[i].host, (long)blocks[i].used_length, IsPrivateAnonymous(blocks[i]));
+            Host.Log((int)rdma_cs_log_level.RDMA_CS_LOG_DEBUG,
+                $"RAM block '{name}': {Configuration.ByteSize.FormatApproximate(table[i].Length)}, {DescribeBacking(blocks[i])}");
         }
         return table;
+    }
+
+    /// <summary>
+    /// True only when the host says so (ABI 1.1's RDMA_CS_BLOCK_F_PRIVATE_ANON, which a 1.0 host never sets) and nothing
+    /// contradicts it (no shared, file or huge-page flag, no backing file descriptor).
+    /// </summary>
+    internal static bool IsPrivateAnonymous(in rdma_cs_block block) =>
+        (block.flags & RdmaCsAbi.RDMA_CS_BLOCK_F_PRIVATE_ANON) != 0 &&
+        (block.flags & (RdmaCsAbi.RDMA_CS_BLOCK_F_SHARED | RdmaCsAbi.RDMA_CS_BLOCK_F_FILE | RdmaCsAbi.RDMA_CS_BLOCK_F_HUGETLB)) == 0 &&
+        block.fd < 0;
+
+    private static string DescribeBacking(in rdma_cs_block block)
+    {
+        if (IsPrivateAnonymous(block))
+        {
+            return "private anonymous (never-touched pages are zero)";
+        }
+        string[] kinds =
+        [
+            .. (block.flags & RdmaCsAbi.RDMA_CS_BLOCK_F_SHARED) != 0 ? ["shared"] : Array.Empty<string>(),
+            .. (block.flags & RdmaCsAbi.RDMA_CS_BLOCK_F_FILE) != 0 || block.fd >= 0 ? ["file-backed"] : Array.Empty<string>(),
+            .. (block.flags & RdmaCsAbi.RDMA_CS_BLOCK_F_HUGETLB) != 0 ? ["huge pages"] : Array.Empty<string>(),
+        ];
+        return $"{(kinds.Length > 0 ? string.Join(", ", kinds) : "backing not stated by the host")}: every page is read";
     }
 }

@@ -84,7 +84,9 @@ internal sealed unsafe class SourcePlugin(HostApi host, PluginOptions options, s
         {
             return -Errno.ECANCELED;
         }
-        if (engine is null || block >= (uint)_blocks.Length || length == 0 || offset + length > (ulong)_blocks[block].Length)
+        // offset + length could wrap: compare each with the block's length instead.
+        if (engine is null || block >= (uint)_blocks.Length || length == 0 ||
+            length > (ulong)_blocks[block].Length || offset > (ulong)_blocks[block].Length - length)
         {
             return Misuse(block, offset, length, engine is null);
         }

@@ -76,15 +76,44 @@ public sealed class ZeroPageTests
         Assert.All(untouched, Assert.True);
 
         using var scan = new RdmaCs.Memory.ZeroPageScan(PageSize);
-        Assert.Equal(3, scan.LeadingRun(memory.Address, 16, out bool zero));
+        Assert.Equal(3, scan.LeadingRun(memory.Address, 16, privateAnonymous: true, out bool zero));
         Assert.True(zero);
-        Assert.Equal(1, scan.LeadingRun(memory.Address + 3 * PageSize, 13, out zero));
+        Assert.Equal(1, scan.LeadingRun(memory.Address + 3 * PageSize, 13, privateAnonymous: true, out zero));
         Assert.False(zero);
-        Assert.Equal(1, scan.ClearNonZero(memory.Address, 16));
+        Assert.Equal(1, scan.ClearNonZero(memory.Address, 16, privateAnonymous: true));
         Assert.Equal(0, memory.Page(3, PageSize)[100]);
-        Assert.Equal(0, scan.ClearNonZero(memory.Address + (4 << 20), 512));
+        Assert.Equal(0, scan.ClearNonZero(memory.Address + (4 << 20), 512, privateAnonymous: true));
         residency.FindUntouched(memory.Address + (4 << 20), untouched);
         Assert.All(untouched, Assert.True); // clearing did not touch them
+    }
+
+    [Fact]
+    public void A_page_filled_between_the_zero_look_and_the_claim_arrives_with_its_data()
+    {
+        // The guest fills a page the worker has just seen zero, and QEMU hands it over again (deduplicated: its bit is
+        // still set). Claiming the pages (clearing their bits) after that look would send the page as zero; the claim
+        // must come before the look that decides.
+        var options = new EngineOptions { BudgetBytes = 256 << 10, MaxBlockBytes = 64 << 10 };
+        using var harness = new TransferHarness(options, [1 << 20]);
+        const long RacedPage = 5;
+        harness.DestinationPage(0, RacedPage).Fill(0xee);
+        int raced = 0;
+        harness.Engine.BeforeZeroPagesClaimed = (block, first, pages) =>
+        {
+            if (block == 0 && first <= RacedPage && RacedPage < first + pages && raced++ == 0)
+            {
+                harness.Modify(0, RacedPage, version: 1);
+            }
+        };
+
+        harness.Engine.DesignateRange(0, 0, 1 << 20);
+        harness.Engine.Flush(1, Timeout);
+
+        Assert.Equal(1, raced);
+        harness.AssertDestinationEqualsSource();
+        Assert.Equal(harness.PageCount(0) - 1, harness.Engine.Statistics.ZeroPages);
+        harness.AssertFabricClean();
+        harness.DisposeEngineAndAssertNothingPinned();
     }
 
     [Fact]

@@ -37,13 +37,23 @@ static void host_segv_handler(int signal)
     _exit(42); /* the host's handler ran: what QEMU relies on */
 }
 
-/* Like QEMU: the host's SIGSEGV handler exists first, then the engine's runtime starts, then a fault in host code. */
+static void host_term_handler(int signal)
+{
+    (void)signal;
+}
+
+/*
+ * Like QEMU: the host's SIGSEGV and SIGTERM handlers exist first, then the engine's runtime starts and loads
+ * libfabric in the background (whose libpsm2 installs handlers of its own), then a fault in host code.
+ */
 static int host_handler_survives_the_runtime(void)
 {
     struct sigaction action;
     memset(&action, 0, sizeof(action));
     action.sa_handler = host_segv_handler;
     sigaction(SIGSEGV, &action, NULL);
+    action.sa_handler = host_term_handler;
+    sigaction(SIGTERM, &action, NULL);
     const rdma_cs_plugin_ops *ops = load_plugin(RDMA_CS_ABI_VERSION);
     if (ops == NULL) {
         return 1;
@@ -56,6 +66,12 @@ static int host_handler_survives_the_runtime(void)
         return 2;
     }
     ops->destroy(ctx);
+    sleep(2); /* libfabric has loaded by now (about 0.3 s) */
+    struct sigaction term;
+    sigaction(SIGTERM, NULL, &term);
+    if (term.sa_handler != host_term_handler) {
+        return 4; /* loading libfabric took the host's SIGTERM */
+    }
     volatile int *nowhere = NULL;
     __asm__ volatile("" : "+r"(nowhere)); /* hidden from the compiler, so the fault is a real one */
     *nowhere = 1;                         /* a fault outside managed code */

@@ -59,6 +59,9 @@ int main(void)
     CHECK(ops->src_save_page(ctx, 2, 0, 4096, ram) == -EINVAL, "block out of range");
     CHECK(ops->src_save_page(ctx, 1, 1u << 20, 4096, rom) == -EINVAL, "offset past the block");
     CHECK(ops->src_save_page(ctx, 0, 0, 0, ram) == -EINVAL, "zero length");
+    /* offset + length wraps to 0 in 64 bits: still past the block */
+    CHECK(ops->src_save_page(ctx, 0, UINT64_MAX - 4095, 4096, ram) == -EINVAL, "offset + length wrapping around");
+    CHECK(ops->src_save_page(ctx, 0, 4096, UINT64_MAX, ram) == -EINVAL, "a length wrapping around");
     CHECK(ops->dst_sync(ctx, RDMA_CS_PHASE_ROUND, 1) == -EINVAL, "a destination call on a source");
     memset(ram, 0x5a, 4096);
     memset(rom + 4096, 0xa5, 4096); /* rom + 8192 stays zero: it goes as a zero range */

@@ -20,6 +20,12 @@ public interface IFabric
     /// </summary>
     bool RegistrationPins { get; }
 
+    /// <summary>
+    /// True when writes posted from this side land in the order they were posted (libfabric's FI_ORDER_WAW): two
+    /// writes to the same page may then be in flight at once. False: the engine never lets them overlap.
+    /// </summary>
+    bool OrdersWrites { get; }
+
     /// <summary>Registers [address, address + length) for local reads by writes.</summary>
     FabricRegistration Register(nint address, long length);
 

@@ -29,6 +29,7 @@ public sealed class DestinationServer : IDisposable
     private readonly EngineLog _log;
     private readonly Socket _listener;
     private volatile ControlChannel? _current; // the session in progress, for Cancel
+    private readonly CancellationTokenSource _cancelled = new(); // stops the session's fabric waits
 
     public DestinationServer(DestinationOptions options, IReadOnlyList<RamBlock> blocks, int pageSize, EngineLog log)
     {
@@ -57,6 +58,10 @@ public sealed class DestinationServer : IDisposable
         Socket socket = _listener.AcceptAsync(cancellation).AsTask().GetAwaiter().GetResult();
         using var control = new ControlChannel(socket);
         _current = control;
+        if (_cancelled.IsCancellationRequested)
+        {
+            control.Dispose(); // Cancel ran between the accept and the line above
+        }
         var clock = Stopwatch.StartNew();
         var session = new Session(this, control);
         try
@@ -64,7 +69,8 @@ public sealed class DestinationServer : IDisposable
             session.Run();
             return new DestinationSessionResult(control.Peer, session.Verified, null, session.Provider, session.Fences, clock.Elapsed);
         }
-        catch (Exception e) when (e is ProtocolException or PeerLostException or PeerReportedException or FabricException or TimeoutException)
+        catch (Exception e) when (e is ProtocolException or PeerLostException or PeerReportedException or FabricException or TimeoutException
+                                       or OperationCanceledException)
         {
             _log(EngineLogLevel.Error, $"serve: session with {control.Peer} failed: {e.Message}");
             if (e is not (PeerLostException or PeerReportedException))
@@ -83,11 +89,22 @@ public sealed class DestinationServer : IDisposable
     /// <summary>Any thread: breaks the session in progress (it fails, releasing everything) and stops listening.</summary>
     public void Cancel()
     {
+        try
+        {
+            _cancelled.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
         _listener.Dispose();
         _current?.Dispose();
     }
 
-    public void Dispose() => _listener.Dispose();
+    public void Dispose()
+    {
+        _listener.Dispose();
+        _cancelled.Dispose();
+    }
 
     /// <summary>One source, from hello to verdict. Owns every fabric object it opens; <see cref="Release"/> closes them all.</summary>
     private sealed unsafe class Session(DestinationServer server, ControlChannel control)
@@ -137,7 +154,7 @@ public sealed class DestinationServer : IDisposable
 
             byte[] expected = BitConverter.GetBytes(nonce);
             _endpoint = _listener.Accept(options.HandshakeTimeout, data => CryptographicOperations.FixedTimeEquals(data, expected),
-                message => server._log(EngineLogLevel.Warning, $"serve: {message}"));
+                message => server._log(EngineLogLevel.Warning, $"serve: {message}"), server._cancelled.Token);
             _listener.Dispose();
             _listener = null;
             StartProgress();
@@ -202,7 +219,7 @@ public sealed class DestinationServer : IDisposable
                     $"zero range {zero.Id} ({zero.Length} bytes at offset {zero.Offset}) is not whole pages inside RAM block '{block.Name}' ({block.Length} bytes)");
             }
             _zeroScan ??= new ZeroPageScan(pageSize);
-            _zeroScan.ClearNonZero(block.Address + (nint)zero.Offset, zero.Length / pageSize);
+            _zeroScan.ClearNonZero(block.Address + (nint)zero.Offset, zero.Length / pageSize, block.PrivateAnonymous);
             ZeroPagesCleared += zero.Length / pageSize;
         }
 
@@ -232,7 +249,7 @@ public sealed class DestinationServer : IDisposable
         private void StartProgress()
         {
             // The tcp provider places incoming writes only while the target reads its completion queue.
-            _progress = new Thread(() =>
+            _progress = BackgroundThread.Start("rdmacs-destination-progress", () =>
             {
                 var none = new FabricCompletion[1];
                 try
@@ -250,8 +267,7 @@ public sealed class DestinationServer : IDisposable
                     // The control connection tells the session what happened; here it is only worth a line.
                     server._log(EngineLogLevel.Warning, $"serve: progress stopped: {e.Message}");
                 }
-            }) { IsBackground = true, Name = "rdmacs-destination-progress" };
-            _progress.Start();
+            }, server._log);
         }
 
         private void RevokeRemoteAccess()

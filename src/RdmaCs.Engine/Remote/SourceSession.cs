@@ -25,9 +25,14 @@ public sealed class SourceSession : IDisposable
     private readonly int _pageSize;
     private readonly EngineLog _log;
     private readonly ControlChannel _control;
-    private readonly BlockingCollection<ControlMessage> _incoming = new();
+    /// <summary>
+    /// Replies waiting for the session's thread. Bounded: each is a reply to something asked (a fence's
+    /// acknowledgement, page hashes), so a destination that keeps sending more than is taken is refused, not buffered.
+    /// </summary>
+    private readonly BlockingCollection<ControlMessage> _incoming = new(boundedCapacity: IncomingLimit);
+    private const int IncomingLimit = 64;
     private readonly CancellationTokenSource _peerGone = new();
-    private readonly Thread _pump;
+    private readonly Thread? _pump;
     private Exception? _peerFailure;
     private FabricInfo? _info;
     private FabricDomain? _domain;
@@ -53,20 +58,20 @@ public sealed class SourceSession : IDisposable
             {
                 throw new ProtocolException($"the destination accepted {accept.Blocks.Count} RAM block(s), not {_blocks.Length}");
             }
-            _pump = new Thread(Pump) { IsBackground = true, Name = "rdmacs-control-pump" };
 
             _info = FabricInfo.Find(accept.Provider, options.Host, accept.FabricPort.ToString(System.Globalization.CultureInfo.InvariantCulture), passive: false);
             _log(EngineLogLevel.Info, $"send: provider {_info.Provider} on {_info.Domain}; mr_mode 0x{_info.MrMode:x} " +
                                       $"({(_info.RemoteAddressIsVirtual ? "virtual addresses" : "offsets")}, " +
                                       $"{(_info.ProviderChoosesKeys ? "provider keys" : "application keys")}), " +
-                                      $"delivery-complete writes {(_info.DeliveryComplete ? "yes" : "no")}");
+                                      $"delivery-complete writes {(_info.DeliveryComplete ? "yes" : "no")}, " +
+                                      $"writes kept in order {(_info.OrdersWrites ? "yes" : "no (never two to one page in flight)")}");
             _domain = FabricDomain.Open(_info);
-            _endpoint = _domain.Connect(_info, BitConverter.GetBytes(accept.Nonce), options.HandshakeTimeout);
+            _endpoint = _domain.Connect(_info, BitConverter.GetBytes(accept.Nonce), options.HandshakeTimeout, cancel);
             _fabric = new LibFabricFabric(_domain, _endpoint,
                 [.. _blocks.Select((b, i) => new RemoteBlock(b.Name, b.Length, accept.Blocks[i].Key, accept.Blocks[i].BaseAddress))],
                 (id, block, offset, length) => _control.Send(new ZeroPages(id, block, offset, length)));
             _engine = engineOptions is null ? null : new TransferEngine(engineOptions, _fabric, _blocks, log);
-            _pump.Start();
+            _pump = BackgroundThread.Start("rdmacs-control-pump", Pump, log);
         }
         catch (Exception e) when (cancel.IsCancellationRequested)
         {
@@ -147,11 +152,8 @@ public sealed class SourceSession : IDisposable
     public VerificationResult Finish(bool verify = true)
     {
         _control.Send(new Done(verify));
-        var theirs = new ulong[_blocks.Length][];
-        for (int i = 0; i < _blocks.Length; i++)
-        {
-            theirs[i] = new ulong[_blocks[i].Length / _pageSize];
-        }
+        // This runs while the guest is stopped: without verification, nothing per page is allocated.
+        ulong[][]? theirs = verify ? [.. _blocks.Select(b => new ulong[b.Length / _pageSize])] : null;
         while (true)
         {
             ControlMessage message = Next<ControlMessage>();
@@ -162,6 +164,10 @@ public sealed class SourceSession : IDisposable
             if (message is not PageHashes chunk)
             {
                 throw new ProtocolException($"expected PageHashes, got {message.Type}");
+            }
+            if (theirs is null)
+            {
+                throw new ProtocolException("the destination sent page hashes although verification is off");
             }
             if (chunk.Block >= theirs.Length || chunk.FirstPage + chunk.Hashes.Length > theirs[chunk.Block].Length)
             {
@@ -184,7 +190,7 @@ public sealed class SourceSession : IDisposable
             ulong[] mine = PageHashing.HashPages(_blocks[i], _pageSize);
             for (long page = 0; page < mine.Length; page++)
             {
-                if (mine[page] != theirs[i][page] && mismatches++ < 5)
+                if (mine[page] != theirs![i][page] && mismatches++ < 5)
                 {
                     detail.Append($"{_blocks[i].Name} page {page}; ");
                 }
@@ -196,8 +202,15 @@ public sealed class SourceSession : IDisposable
         return result;
     }
 
-    /// <summary>Any thread: breaks the control connection, so that a round or a wait in progress ends at once.</summary>
-    public void Abort() => _control.Dispose();
+    /// <summary>
+    /// Any thread: stops the fabric's waits (a fence, a full send queue) and breaks the control connection, so that a
+    /// round or a wait in progress ends at once, even when the destination has stopped answering.
+    /// </summary>
+    public void Abort()
+    {
+        Volatile.Read(ref _fabric)?.Abort();
+        _control.Dispose();
+    }
 
     public void Dispose()
     {
@@ -238,7 +251,12 @@ public sealed class SourceSession : IDisposable
                     _fabric?.CompleteZeroRange(zeroAck.Id);
                     continue;
                 }
-                _incoming.Add(message);
+                if (!_incoming.TryAdd(message, _options.RoundTimeout))
+                {
+                    throw new ProtocolException(
+                        $"the destination sent more than {IncomingLimit} messages that were not taken within {_options.RoundTimeout.TotalSeconds:0} s " +
+                        $"(the last a {message.Type}): it is not following the protocol");
+                }
             }
         }
         catch (Exception e)

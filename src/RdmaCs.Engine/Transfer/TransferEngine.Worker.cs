@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using RdmaCs.Designation;
 using RdmaCs.Fabric;
 using RdmaCs.Memory;
 using RdmaCs.Registration;
@@ -30,7 +31,7 @@ public sealed partial class TransferEngine
         Posted,
         NothingDesignated,
         NoBudget,
-        WaitingForZeroRange, // the next run overlaps a zero range the destination has not cleared yet
+        WaitingForOverlap, // the next run overlaps a zero range in flight (or, on an unordered fabric, a write)
     }
 
     /// <summary>A posted write (or, without a registration, zero range): what to release when it completes.</summary>
@@ -46,7 +47,14 @@ public sealed partial class TransferEngine
         // The plain read first: completions arrive per write, and the worker is usually awake.
         if (Volatile.Read(ref _sleeping) != Awake && Interlocked.Exchange(ref _sleeping, Awake) != Awake)
         {
-            _wake.Set();
+            try
+            {
+                _wake.Set();
+            }
+            catch (ObjectDisposedException)
+            {
+                // A fabric thread's late completion after Dispose: the worker is gone, nothing to wake.
+            }
         }
     }
 
@@ -67,7 +75,7 @@ public sealed partial class TransferEngine
                 }
                 if (!progress)
                 {
-                    bool blocked = outcome is PostOutcome.NoBudget or PostOutcome.WaitingForZeroRange ||
+                    bool blocked = outcome is PostOutcome.NoBudget or PostOutcome.WaitingForOverlap ||
                                    (outcome == PostOutcome.Posted && WritesInFlight > 0);
                     Sleep(blocked ? SleepingForCompletions : SleepingForAnyWork);
                 }
@@ -133,19 +141,20 @@ public sealed partial class TransferEngine
         int wanted = candidate.Pages;
         if (_zeroScan is not null)
         {
-            nint first = _ramBlocks[candidate.RamBlock].Address + (nint)(candidate.FirstPage << _pageShift);
-            wanted = _zeroScan.LeadingRun(first, candidate.Pages, out bool zero);
+            RamBlock block = _ramBlocks[candidate.RamBlock];
+            nint first = block.Address + (nint)(candidate.FirstPage << _pageShift);
+            wanted = _zeroScan.LeadingRun(first, candidate.Pages, block.PrivateAnonymous, out bool zero);
             if (zero)
             {
-                PostZeroRange(candidate.RamBlock, candidate.FirstPage, wanted);
-                _selector.Advance(candidate, wanted);
+                PostZeroPages(candidate, wanted);
                 return PostOutcome.Posted;
             }
         }
-        // A write may not overtake the clearing of a zero range over the same pages: it would be cleared.
-        if (OverlapsZeroRangeInFlight(candidate.RamBlock, candidate.FirstPage, wanted))
+        // A write may not overtake the clearing of a zero range over the same pages (it would be cleared), nor, where
+        // the fabric does not keep writes in order, another write to the same pages (the older could land last).
+        if (OverlapsInFlight(candidate.RamBlock, candidate.FirstPage, wanted, writesToo: !_fabric.OrdersWrites))
         {
-            return PostOutcome.WaitingForZeroRange;
+            return PostOutcome.WaitingForOverlap;
         }
 
         // While writes are in flight, a completion will soon free a whole block: shrinking a run far below one
@@ -195,10 +204,42 @@ public sealed partial class TransferEngine
         }
     }
 
-    /// <summary>Clears the pages' designation and asks the destination to clear them; no registration, no data sent.</summary>
+    /// <summary>
+    /// Sends the <paramref name="pages"/> pages from the candidate's first, which a look found all zero, as a zero range.
+    /// As for a write, their designation is cleared <em>before</em> the pages are read for the last time: a page the guest
+    /// fills after that read is designated again by QEMU and sent later, while one it filled between the first look and
+    /// the clearing is seen now, designated again here, and left out of the range. (Clearing after the only look lost
+    /// such a page: it arrived as zero.)
+    /// </summary>
+    private void PostZeroPages(in Candidate candidate, int pages)
+    {
+        BeforeZeroPagesClaimed?.Invoke(candidate.RamBlock, candidate.FirstPage, pages);
+        RamBlock block = _ramBlocks[candidate.RamBlock];
+        DesignationBitmap bitmap = _bitmaps[candidate.RamBlock];
+        bitmap.Clear(candidate.FirstPage, pages);
+        nint first = block.Address + (nint)(candidate.FirstPage << _pageShift);
+        int stillZero = _zeroScan!.LeadingRun(first, pages, block.PrivateAnonymous, out bool zero);
+        int zeroPages = zero ? stillZero : 0;
+        for (long page = candidate.FirstPage + zeroPages; page < candidate.FirstPage + pages; page++)
+        {
+            bitmap.Designate(page);
+        }
+        if (zeroPages > 0)
+        {
+            PostZeroRange(candidate.RamBlock, candidate.FirstPage, zeroPages);
+            _selector.Advance(candidate, zeroPages);
+        }
+    }
+
+    /// <summary>
+    /// A test's way into the window between the first look at zero pages and the clearing of their designation:
+    /// (RAM block, first page, pages). Worker thread.
+    /// </summary>
+    internal Action<int, long, int>? BeforeZeroPagesClaimed { get; set; }
+
+    /// <summary>Asks the destination to clear pages whose designation is already cleared; no registration, no data sent.</summary>
     private void PostZeroRange(int ramBlock, long firstPage, int pages)
     {
-        _bitmaps[ramBlock].Clear(firstPage, pages);
         long bytes = (long)pages << _pageShift;
         int slot = _freeSlots.Pop();
         _inFlight[slot] = new InFlightWrite(null, ramBlock, firstPage, bytes);
@@ -218,19 +259,32 @@ public sealed partial class TransferEngine
         }
     }
 
-    private bool OverlapsZeroRangeInFlight(int ramBlock, long firstPage, int pages)
+    /// <summary>Whether a zero range in flight (with <paramref name="writesToo"/>, any write in flight) touches these pages.</summary>
+    private bool OverlapsInFlight(int ramBlock, long firstPage, int pages, bool writesToo)
     {
-        foreach (int slot in _zeroSlots)
+        if (!writesToo)
         {
-            InFlightWrite zero = _inFlight[slot];
-            long zeroEnd = zero.FirstPage + (zero.Bytes >> _pageShift);
-            if (zero.RamBlock == ramBlock && zero.FirstPage < firstPage + pages && firstPage < zeroEnd)
+            foreach (int slot in _zeroSlots)
+            {
+                if (Overlaps(_inFlight[slot], ramBlock, firstPage, pages))
+                {
+                    return true;
+                }
+            }
+            return false;
+        }
+        for (int slot = 0; slot < _inFlight.Length; slot++)
+        {
+            if (_inFlight[slot].Bytes > 0 && Overlaps(_inFlight[slot], ramBlock, firstPage, pages))
             {
                 return true;
             }
         }
         return false;
     }
+
+    private bool Overlaps(in InFlightWrite write, int ramBlock, long firstPage, int pages) =>
+        write.RamBlock == ramBlock && write.FirstPage < firstPage + pages && firstPage < write.FirstPage + (write.Bytes >> _pageShift);
 
     /// <summary>Processes every completion ready now; throws for the first failed write after processing them all.</summary>
     private int ReapCompletions(FabricCompletion[] buffer)

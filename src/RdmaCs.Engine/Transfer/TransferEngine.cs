@@ -69,8 +69,7 @@ public sealed partial class TransferEngine : IDisposable
             $"registration cache {(options.RegistrationCache ? "on" : "off")}, {_ramBlocks.Length} RAM block(s), " +
             $"{ByteSize.FormatApproximate(_ramBlocks.Sum(b => b.Length))}");
 
-        _worker = new Thread(RunWorker) { IsBackground = true, Name = "rdmacs-selector" };
-        _worker.Start();
+        _worker = BackgroundThread.Start("rdmacs-selector", RunWorker, _log);
     }
 
     public int PageSize => _options.PageSize;

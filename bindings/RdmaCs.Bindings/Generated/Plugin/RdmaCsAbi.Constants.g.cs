@@ -11,12 +11,18 @@ public static partial class RdmaCsAbi
     /// <summary>From rdma-cs-plugin.h:23.</summary>
     public const uint RDMA_CS_ABI_MAJOR = 0x1U;
     /// <summary>From rdma-cs-plugin.h:24.</summary>
-    public const uint RDMA_CS_ABI_MINOR = 0x0U;
+    public const uint RDMA_CS_ABI_MINOR = 0x1U;
     /// <summary>From rdma-cs-plugin.h:25.</summary>
-    public const uint RDMA_CS_ABI_VERSION = 0x10000U;
+    public const uint RDMA_CS_ABI_VERSION = 0x10001U;
     /// <summary>From rdma-cs-plugin.h:34.</summary>
     public const int RDMA_CS_AGAIN = 2;
-    /// <summary>From rdma-cs-plugin.h:55.</summary>
+    /// <summary>From rdma-cs-plugin.h:63.</summary>
+    public const uint RDMA_CS_BLOCK_F_FILE = 0x2U;
+    /// <summary>From rdma-cs-plugin.h:64.</summary>
+    public const uint RDMA_CS_BLOCK_F_HUGETLB = 0x4U;
+    /// <summary>From rdma-cs-plugin.h:65.</summary>
+    public const uint RDMA_CS_BLOCK_F_PRIVATE_ANON = 0x8U;
+    /// <summary>From rdma-cs-plugin.h:62.</summary>
     public const uint RDMA_CS_BLOCK_F_SHARED = 0x1U;
     /// <summary>From rdma-cs-plugin.h:33.</summary>
     public const int RDMA_CS_DECLINE = 1;

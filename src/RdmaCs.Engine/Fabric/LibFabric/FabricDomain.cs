@@ -47,7 +47,7 @@ public sealed unsafe class FabricDomain : IDisposable
     public FabricListener Listen() => new(this, _fabric);
 
     /// <summary>Connects to the address <paramref name="remote"/> resolved, sending <paramref name="parameters"/> with the request.</summary>
-    public FabricEndpoint Connect(FabricInfo remote, ReadOnlySpan<byte> parameters, TimeSpan timeout)
+    public FabricEndpoint Connect(FabricInfo remote, ReadOnlySpan<byte> parameters, TimeSpan timeout, CancellationToken cancel = default)
     {
         var endpoint = new FabricEndpoint(this, remote.Info);
         try
@@ -56,7 +56,7 @@ public sealed unsafe class FabricDomain : IDisposable
             {
                 FabricCall.Check(Fi.fi_connect(endpoint.Handle, remote.Info->dest_addr, data, (nuint)parameters.Length), "fi_connect");
             }
-            WaitFor(Fi.FI_CONNECTED, timeout, "the connection to the destination");
+            WaitFor(Fi.FI_CONNECTED, timeout, "the connection to the destination", cancel);
             return endpoint;
         }
         catch
@@ -74,14 +74,27 @@ public sealed unsafe class FabricDomain : IDisposable
     /// Waits for a connection-management event. Errors on the queue (refused, unreachable) become exceptions with
     /// the provider's reason; so does a different event or the deadline passing. Returns the event's
     /// <c>fi_info</c> (connection requests only; the caller frees it) and the connection data the peer sent.
+    /// <paramref name="cancel"/> is looked at every 100 ms: a cancelled wait throws <see cref="OperationCanceledException"/>.
     /// </summary>
-    internal (nint Info, byte[] Data) WaitFor(uint expected, TimeSpan timeout, string what)
+    internal (nint Info, byte[] Data) WaitFor(uint expected, TimeSpan timeout, string what, CancellationToken cancel = default)
     {
         const int DataCapacity = 256;
+        const int SliceMilliseconds = 100;
         byte* buffer = stackalloc byte[sizeof(fi_eq_cm_entry) + DataCapacity];
         uint @event;
-        long result = Fi.fi_eq_sread(_eq, &@event, buffer, (nuint)(sizeof(fi_eq_cm_entry) + DataCapacity),
-            (int)Math.Clamp(timeout.TotalMilliseconds, 1, int.MaxValue), 0);
+        long result;
+        long deadline = Environment.TickCount64 + (long)Math.Clamp(timeout.TotalMilliseconds, 1, int.MaxValue);
+        while (true)
+        {
+            cancel.ThrowIfCancellationRequested();
+            long left = deadline - Environment.TickCount64;
+            result = Fi.fi_eq_sread(_eq, &@event, buffer, (nuint)(sizeof(fi_eq_cm_entry) + DataCapacity),
+                (int)Math.Clamp(left, 1, SliceMilliseconds), 0);
+            if (!(FabricCall.IsAgain(result) || result == -Fi.FI_ETIMEDOUT) || left <= SliceMilliseconds)
+            {
+                break;
+            }
+        }
         if (result == -Fi.FI_EAVAIL)
         {
             fi_eq_err_entry error;

@@ -43,6 +43,9 @@ public sealed unsafe class FabricInfo : IDisposable
     /// <summary>True when writes complete only once the data is in the target's memory.</summary>
     public bool DeliveryComplete { get; private set; }
 
+    /// <summary>True when the endpoint keeps writes in order (FI_ORDER_WAW); see <see cref="FabricOrdering"/>.</summary>
+    public bool OrdersWrites => FabricOrdering.Has(_list->tx_attr->msg_order, _list->rx_attr->msg_order, FabricOrdering.WriteAfterWrite);
+
     /// <summary>
     /// Finds a provider for connected RMA endpoints. <paramref name="provider"/> null or "auto" tries
     /// <see cref="AutomaticOrder"/>; otherwise only that provider. <paramref name="passive"/> resolves
@@ -50,16 +53,30 @@ public sealed unsafe class FabricInfo : IDisposable
     /// </summary>
     public static FabricInfo Find(string? provider, string? node, string? service, bool passive)
     {
+        FabricLibrary.EnsureLoaded();
         string[] candidates = provider is null or "auto" ? AutomaticOrder : [provider];
         var refusals = new List<string>();
         foreach (string candidate in candidates)
         {
             // Delivery-complete first: a write's completion then means the bytes are in the destination's memory.
+            // Writes kept in order first: two writes to one page may then be in flight at once.
+            int result = 0;
             foreach (bool delivery in new[] { true, false })
             {
-                int result = TryGetInfo(candidate, node, service, passive, delivery, out fi_info* list);
-                if (result == 0 && list != null)
+                foreach (ulong order in new[] { Fi.FI_ORDER_RAW | Fi.FI_ORDER_WAW, Fi.FI_ORDER_RAW })
                 {
+                    result = TryGetInfo(candidate, node, service, passive, delivery, order, out fi_info* list);
+                    if (result != 0 || list == null)
+                    {
+                        continue;
+                    }
+                    if (FabricOrdering.Refusal(list->tx_attr->msg_order, list->rx_attr->msg_order) is { } refusal)
+                    {
+                        // Asked for, yet not granted: never rely on an ordering the provider does not state.
+                        Fi.fi_freeinfo(list);
+                        refusals.Add($"{candidate}: {refusal}");
+                        goto nextCandidate;
+                    }
                     // Providers may answer with op_flags cleared; the endpoint takes its default flags from here.
                     if (delivery)
                     {
@@ -70,18 +87,35 @@ public sealed unsafe class FabricInfo : IDisposable
                         : "named on the command line";
                     return new FabricInfo(list, reason) { DeliveryComplete = delivery };
                 }
-                if (!delivery)
-                {
-                    refusals.Add($"{candidate}: {FabricCall.Describe(result)}");
-                }
             }
+            refusals.Add($"{candidate}: {WhyUnavailable(candidate, node, service, passive, result)}");
+        nextCandidate:;
         }
         throw new FabricException(
             $"no libfabric provider offers connected RMA endpoints for {node ?? "*"}:{service ?? "*"} ({string.Join("; ", refusals)})" +
             (provider is null or "auto" ? "" : "; try --provider auto"));
     }
 
-    private static int TryGetInfo(string provider, string? node, string? service, bool passive, bool deliveryComplete, out fi_info* list)
+    /// <summary>
+    /// Why no endpoint was found: when the provider has connected RMA endpoints without the read-after-write ordering,
+    /// that (with the orderings it does have); otherwise libfabric's answer.
+    /// </summary>
+    private static string WhyUnavailable(string provider, string? node, string? service, bool passive, int result)
+    {
+        if (TryGetInfo(provider, node, service, passive, deliveryComplete: false, Fi.FI_ORDER_NONE, out fi_info* list) == 0 && list != null)
+        {
+            string? refusal = FabricOrdering.Refusal(list->tx_attr->msg_order, list->rx_attr->msg_order);
+            Fi.fi_freeinfo(list);
+            if (refusal is not null)
+            {
+                return refusal;
+            }
+        }
+        return FabricCall.Describe(result);
+    }
+
+    private static int TryGetInfo(string provider, string? node, string? service, bool passive, bool deliveryComplete, ulong order,
+        out fi_info* list)
     {
         list = null;
         fi_info* hints = Fi.fi_dupinfo(null);
@@ -96,7 +130,8 @@ public sealed unsafe class FabricInfo : IDisposable
             // Reads too: a read after the writes, ordered behind them (FI_ORDER_RAW), is the fence that says
             // they have landed, whatever a provider means by a write's completion.
             hints->caps = Fi.FI_RMA | Fi.FI_WRITE | Fi.FI_REMOTE_WRITE | Fi.FI_READ | Fi.FI_REMOTE_READ;
-            hints->tx_attr->msg_order = Fi.FI_ORDER_RAW;
+            hints->tx_attr->msg_order = order;
+            hints->rx_attr->msg_order = order;
             hints->mode = 0; // no mode bits: rdma-cs passes plain contexts, not fi_context structures
             hints->ep_attr->type = fi_ep_type.FI_EP_MSG;
             hints->domain_attr->mr_mode = SupportedMrMode;

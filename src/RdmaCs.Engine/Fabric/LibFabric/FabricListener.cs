@@ -33,9 +33,9 @@ public sealed unsafe class FabricListener : IDisposable
 
     /// <summary>
     /// Waits for a connection request. <paramref name="admit"/> sees the connection data the peer sent; a request it
-    /// refuses is rejected and the wait goes on until the deadline.
+    /// refuses is rejected and the wait goes on until the deadline, or until <paramref name="cancel"/> fires.
     /// </summary>
-    public FabricEndpoint Accept(TimeSpan timeout, Func<byte[], bool> admit, Action<string> log)
+    public FabricEndpoint Accept(TimeSpan timeout, Func<byte[], bool> admit, Action<string> log, CancellationToken cancel = default)
     {
         DateTime deadline = DateTime.UtcNow + timeout;
         while (true)
@@ -45,7 +45,7 @@ public sealed unsafe class FabricListener : IDisposable
             {
                 throw new FabricException($"no admissible RDMA connection within {timeout.TotalSeconds:0.#} s");
             }
-            (nint requestInfo, byte[] data) = _domain.WaitFor(Fi.FI_CONNREQ, left, "waiting for the source's RDMA connection");
+            (nint requestInfo, byte[] data) = _domain.WaitFor(Fi.FI_CONNREQ, left, "waiting for the source's RDMA connection", cancel);
             var info = (fi_info*)requestInfo;
             try
             {
@@ -59,7 +59,7 @@ public sealed unsafe class FabricListener : IDisposable
                 try
                 {
                     FabricCall.Check(Fi.fi_accept(endpoint.Handle, null, 0), "fi_accept");
-                    _domain.WaitFor(Fi.FI_CONNECTED, deadline - DateTime.UtcNow, "accepting the source's RDMA connection");
+                    _domain.WaitFor(Fi.FI_CONNECTED, deadline - DateTime.UtcNow, "accepting the source's RDMA connection", cancel);
                     return endpoint;
                 }
                 catch

@@ -35,6 +35,7 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
     private long _writesInFlight;
     private ulong _nextKey = 1;
     private volatile bool _stopping;
+    private readonly CancellationTokenSource _aborted = new();
     private volatile Exception? _progressFailure;
     private readonly SemaphoreSlim _fenceDone = new(0);
     private FabricCompletion _fenceCompletion;
@@ -59,13 +60,16 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
         string provider = domain.Info.Provider.Split(';')[0];
         RegistrationPins = !SoftwareProviders.Contains(provider);
         Name = domain.Info.Provider;
-        _progress = new Thread(RunProgress) { IsBackground = true, Name = "rdmacs-fabric-progress" };
-        _progress.Start();
+        OrdersWrites = domain.Info.OrdersWrites;
+        // RunProgress records its own failures for the engine; only a bug could reach the guard's log (stderr: the host's log).
+        _progress = BackgroundThread.Start("rdmacs-fabric-progress", RunProgress, static (_, message) => Console.Error.WriteLine($"rdma-cs: {message}"));
     }
 
     public string Name { get; }
 
     public bool RegistrationPins { get; }
+
+    public bool OrdersWrites { get; }
 
     public bool HasCompletions => !_completed.IsEmpty;
 
@@ -110,6 +114,10 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
         if (_progressFailure is { } failure)
         {
             throw new FabricException($"the fabric's progress thread failed: {failure.Message}", inner: failure);
+        }
+        if (_aborted.IsCancellationRequested)
+        {
+            throw new FabricException($"{operation}: the transfer was aborted", -125); // ECANCELED
         }
         if ((uint)ramBlock >= (uint)_remote.Length || remoteOffset < 0 || length <= 0 || remoteOffset > _remote[ramBlock].Length - length)
         {
@@ -184,6 +192,10 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
                 // (on a busy host, a spinning poster takes the CPU the provider needs to move data).
                 _progressMade.Reset();
                 _writesPosted.Set();
+                if (_aborted.IsCancellationRequested)
+                {
+                    throw new FabricException("the transfer was aborted while the send queue was full", -125); // ECANCELED
+                }
                 if (Stopwatch.GetTimestamp() > deadline)
                 {
                     throw new FabricException($"the send queue stayed full for {timeout.TotalSeconds:0} s: is the destination still there?");
@@ -207,9 +219,16 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
     public void Fence(TimeSpan timeout)
     {
         PostFenceRead(FenceContext, timeout);
-        if (!_fenceDone.Wait(timeout))
+        try
         {
-            throw new TimeoutException($"the fence read did not complete within {timeout.TotalSeconds:0} s");
+            if (!_fenceDone.Wait(timeout, _aborted.Token))
+            {
+                throw new TimeoutException($"the fence read did not complete within {timeout.TotalSeconds:0} s");
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            throw new FabricException("the transfer was aborted while the fence read was outstanding", -125); // ECANCELED
         }
         if (!_fenceCompletion.Succeeded)
         {
@@ -245,6 +264,21 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
 
     public void SetCompletionCallback(Action? callback) => Volatile.Write(ref _completionCallback, callback);
 
+    /// <summary>
+    /// Any thread: a fence or a post waiting for room gives up at once, and every later one fails. The way out of a
+    /// transfer whose peer stopped answering without closing anything (a frozen host), well before the waits' deadlines.
+    /// </summary>
+    public void Abort()
+    {
+        try
+        {
+            _aborted.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
     /// <summary>Stops the progress thread. Writes still in flight never complete after this: close the endpoint next.</summary>
     public void Dispose()
     {
@@ -253,6 +287,7 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
         _progress.Join();
         _writesPosted.Dispose();
         _progressMade.Dispose();
+        _aborted.Dispose();
         _fenceRegion?.Dispose();
         _fenceBuffer?.Dispose();
     }

@@ -34,6 +34,7 @@ public sealed unsafe class MemoryFabric : IFabric, IDisposable
     private bool _held;
     private long _latestDue;                                                                  // guarded by _lock
     private readonly List<PendingWrite> _zeroRanges = new();                                  // guarded by _lock
+    private readonly List<PendingWrite> _writesInFlight = new();                              // guarded by _lock; checked when !OrdersWrites
 
     public MemoryFabric(IReadOnlyList<RamBlock> targets, MemoryFabricOptions? options = null)
     {
@@ -47,6 +48,8 @@ public sealed unsafe class MemoryFabric : IFabric, IDisposable
     public string Name => "memory";
 
     public bool RegistrationPins => false;
+
+    public bool OrdersWrites => _options.OrdersWrites;
 
     public bool HasCompletions => !_completed.IsEmpty;
 
@@ -130,8 +133,19 @@ public sealed unsafe class MemoryFabric : IFabric, IDisposable
                     throw Violation($"write: 0x{destination:x}+{length} overlaps a zero range the destination has not cleared yet");
                 }
             }
+            if (!_options.OrdersWrites)
+            {
+                foreach (PendingWrite other in _writesInFlight)
+                {
+                    if (other.Destination < destination + (nint)length && destination < other.Destination + (nint)other.Length)
+                    {
+                        throw Violation($"write: 0x{destination:x}+{length} overlaps a write in flight on a fabric that does not order writes");
+                    }
+                }
+            }
             live.WritesInFlight++;
             var write = new PendingWrite(live, localAddress, destination, length, context, number);
+            _writesInFlight.Add(write);
             _pending.Enqueue(write, (Due(ordered: false), number));
             Monitor.Pulse(_lock);
         }
@@ -272,6 +286,7 @@ public sealed unsafe class MemoryFabric : IFabric, IDisposable
                 else
                 {
                     write.Registration.WritesInFlight--;
+                    _writesInFlight.Remove(write);
                 }
             }
             _completed.Enqueue(completion);

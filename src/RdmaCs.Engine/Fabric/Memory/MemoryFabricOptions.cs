@@ -17,4 +17,10 @@ public sealed record MemoryFabricOptions
 
     /// <summary>Registering beyond this many bytes at once is refused: the fabric's own check of the engine's budget.</summary>
     public long RegistrationLimitBytes { get; init; } = long.MaxValue;
+
+    /// <summary>
+    /// Whether the fabric claims to keep writes in order (FI_ORDER_WAW). Without it, a write posted over one still in
+    /// flight is a violation: with jitter its older data could land last.
+    /// </summary>
+    public bool OrdersWrites { get; init; } = true;
 }
