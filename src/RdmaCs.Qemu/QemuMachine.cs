@@ -6,7 +6,7 @@ namespace RdmaCs.Qemu;
 /// A patched QEMU running the page-writer guest under TCG, with a QMP socket; killed on dispose. A destination
 /// starts paused with <c>-incoming defer</c>, so that its migration parameters can be set before it listens.
 /// </summary>
-public sealed class QemuMachine : IDisposable
+public sealed partial class QemuMachine : IDisposable
 {
     private readonly Process _process;
     private readonly string _folder;
@@ -80,6 +80,34 @@ public sealed class QemuMachine : IDisposable
 
     /// <summary>Runs an HMP command through QMP; returns what it printed.</summary>
     public string Hmp(string commandLine) => Monitor.Hmp(commandLine);
+
+    /// <summary>QEMU's exit status once it has exited within <paramref name="timeout"/>; null while it runs.</summary>
+    public int? WaitForExit(TimeSpan timeout)
+    {
+        if (!_process.WaitForExit(timeout))
+        {
+            return null;
+        }
+        _process.WaitForExit(); // the timed wait does not wait for the last of stderr; this one does
+        return _process.ExitCode;
+    }
+
+    /// <summary>Stops every thread of QEMU (SIGSTOP): a host that stops answering without closing anything.</summary>
+    public void Freeze() => Signal(19);
+
+    /// <summary>Lets a frozen QEMU run on (SIGCONT).</summary>
+    public void Thaw() => Signal(18);
+
+    private void Signal(int signal)
+    {
+        if (!_process.HasExited && kill(_process.Id, signal) != 0)
+        {
+            throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed: errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
+        }
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true)]
+    private static partial int kill(int pid, int signal);
 
     /// <summary>Kills QEMU at once (SIGKILL), as a crashed host would.</summary>
     public void Kill()

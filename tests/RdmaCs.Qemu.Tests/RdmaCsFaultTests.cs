@@ -67,6 +67,44 @@ public sealed class RdmaCsFaultTests
         File.Delete(events);
     }
 
+    [Theory]
+    [InlineData("migrate_cancel")]
+    [InlineData("yank")]
+    public void Interrupted_in_completion_with_a_frozen_destination_the_source_resumes_at_once_unpinned(string command)
+    {
+        // The destination stops answering (SIGSTOP) after the source has stopped its guest for the switchover: the
+        // final flush and fence wait for it. A cancel or a yank must end those waits within the plugin's 100 ms
+        // polling, not at their 30 s deadline, and the guest must run on at the source.
+        using var source = QemuMachine.StartSource("source", GuestBytes, GuestLoad.Busy);
+        using var destination = QemuMachine.StartDestination("destination", GuestBytes);
+        Thread.Sleep(1000);
+        MigrationSettings settings = Settings();
+        LiveMigration.Prepare(source, destination, settings);
+        source.Qmp.Execute("migrate-set-capabilities", new()
+        {
+            ["capabilities"] = new JsonArray(new JsonObject { ["capability"] = "pause-before-switchover", ["state"] = true }),
+        });
+        source.Qmp.Execute("migrate", new() { ["uri"] = settings.Uri });
+        WaitForStatus(source, "pre-switchover");
+        destination.Freeze();
+        source.Qmp.Execute("migrate-continue", new() { ["state"] = "pre-switchover" });
+        Thread.Sleep(2000);
+        Assert.Equal("device", (string?)source.Qmp.Execute("query-migrate")!["status"]); // stuck in completion
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        source.Qmp.Execute(command, command == "yank"
+            ? new() { ["instances"] = new JsonArray(new JsonObject { ["type"] = "migration" }) }
+            : null);
+        string status = WaitForStatus(source, "failed", "cancelled");
+        TimeSpan ended = clock.Elapsed;
+        Assert.True(source.GuestIsWorking(TimeSpan.FromSeconds(10)), $"the source guest is not running: {source.RunState}\n{source.LogText}");
+        TimeSpan resumed = clock.Elapsed;
+        Console.WriteLine($"{command} in completion with a frozen destination: migration {status} after {ended.TotalMilliseconds:0} ms, guest seen running after {resumed.TotalMilliseconds:0} ms");
+        Assert.True(ended < TimeSpan.FromSeconds(2), $"the {command} took {ended.TotalMilliseconds:0} ms to end the migration");
+        Assert.Equal(0, LiveMigration.WaitForUnlocked(source.Pid, TimeSpan.FromSeconds(5)));
+        destination.Thaw();
+    }
+
     [Fact]
     public void Cancelled_in_setup_while_the_plugin_waits_for_the_destination_the_source_runs_on()
     {
@@ -197,6 +235,20 @@ public sealed class RdmaCsFaultTests
                 interrupt();
             }
         }, TimeSpan.FromMilliseconds(10));
+
+    /// <summary>Polls the source's migration until its status is one of <paramref name="statuses"/>; returns it.</summary>
+    private static string WaitForStatus(QemuMachine source, params string[] statuses)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        string status;
+        while (!statuses.Contains(status = (string)source.Qmp.Execute("query-migrate")!["status"]!))
+        {
+            Assert.True(clock.Elapsed < MigrationTimeout && status is not ("failed" or "cancelled" or "completed"),
+                $"the migration is {status}, not {string.Join(" or ", statuses)}\n{source.LogText}");
+            Thread.Sleep(10);
+        }
+        return status;
+    }
 
     private static MigrationSettings Settings() => new()
     {

@@ -208,6 +208,7 @@ public sealed class SourceSession : IDisposable
     /// </summary>
     public void Abort()
     {
+        Volatile.Read(ref _engine)?.Abandon();
         Volatile.Read(ref _fabric)?.Abort();
         _control.Dispose();
     }

@@ -417,7 +417,7 @@ public sealed partial class TransferEngine
     private void ReleaseEverything(FabricCompletion[] buffer)
     {
         long deadline = Stopwatch.GetTimestamp() + (long)(_options.DrainTimeout.TotalSeconds * Stopwatch.Frequency);
-        while (WritesInFlight > 0 && Stopwatch.GetTimestamp() < deadline)
+        while (WritesInFlight > 0 && Stopwatch.GetTimestamp() < deadline && !_abandoned)
         {
             try
             {
@@ -433,8 +433,9 @@ public sealed partial class TransferEngine
         }
         if (WritesInFlight > 0)
         {
-            _log(EngineLogLevel.Warning,
-                $"engine: {WritesInFlight} write(s) still in flight after {_options.DrainTimeout.TotalSeconds:0.#} s; deregistering regardless");
+            _log(EngineLogLevel.Warning, _abandoned
+                ? $"engine: {WritesInFlight} write(s) in flight on an aborted fabric; deregistering regardless"
+                : $"engine: {WritesInFlight} write(s) still in flight after {_options.DrainTimeout.TotalSeconds:0.#} s; deregistering regardless");
         }
         try
         {

@@ -37,6 +37,7 @@ public sealed partial class TransferEngine : IDisposable
     private Exception? _flushesRefused;                  // guarded by _flushLock: set once the worker has stopped
     private volatile Exception? _failure;
     private volatile bool _stopping;
+    private volatile bool _abandoned;
     private bool _disposed;
 
     public TransferEngine(EngineOptions options, IFabric fabric, IReadOnlyList<RamBlock> ramBlocks, EngineLog? log = null)
@@ -198,6 +199,12 @@ public sealed partial class TransferEngine : IDisposable
         ZeroRanges = _counters.ZeroRanges,
         Failure = _failure?.Message,
     };
+
+    /// <summary>
+    /// Any thread: the fabric was aborted and its writes in flight will never complete, so <see cref="Dispose"/>
+    /// deregisters at once instead of waiting for them (the caller closes the endpoint right after).
+    /// </summary>
+    public void Abandon() => _abandoned = true;
 
     /// <summary>Stops the worker, waits for posted writes, and deregisters (unpins) everything.</summary>
     public void Dispose()
