@@ -20,13 +20,18 @@ public sealed class SharedMemoryMigrationTests
     {
         Memfd,
         FileOnDevShm,
+        HugePageMemfd,
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData(Backing.Memfd)]
     [InlineData(Backing.FileOnDevShm)]
+    [InlineData(Backing.HugePageMemfd)]
     public void Pages_a_backend_wrote_into_shared_guest_ram_arrive_and_nothing_else_differs(Backing backing)
     {
+        using HugePageReservation? hugePages = backing == Backing.HugePageMemfd ? HugePageReservation.TryReserve(2 * GuestBytes) : null;
+        Skip.If(backing == Backing.HugePageMemfd && hugePages is null,
+            $"huge pages: this machine would not reserve {2 * GuestBytes >> 20} MiB of 2 MiB pages (/proc/sys/vm/nr_hugepages)");
         string sourceFile = $"/dev/shm/rdmacs-test-source-{Guid.NewGuid():N}";
         string destinationFile = $"/dev/shm/rdmacs-test-destination-{Guid.NewGuid():N}";
         try
@@ -39,7 +44,7 @@ public sealed class SharedMemoryMigrationTests
             using var source = QemuMachine.StartSource("source", GuestBytes, GuestLoad.Idle, SharedRam(backing, sourceFile));
             using var destination = QemuMachine.StartDestination("destination", GuestBytes, SharedRam(backing, destinationFile));
             Thread.Sleep(1000);
-            using var backend = new BackingFile(backing == Backing.Memfd ? BackingFile.MemfdOf(source.Pid, "memory-backend-memfd") : sourceFile, GuestBytes);
+            using var backend = new BackingFile(backing != Backing.FileOnDevShm ? BackingFile.MemfdOf(source.Pid, "memory-backend-memfd") : sourceFile, GuestBytes);
             byte[] expected = Pattern(BackendWriteBytes, seed: 1);
             expected.CopyTo(backend.Slice(BackendWrites, BackendWriteBytes));
 
@@ -80,9 +85,12 @@ public sealed class SharedMemoryMigrationTests
     /// <summary>QEMU's options for guest RAM in a shared memfd, or in a shared file.</summary>
     private static string[] SharedRam(Backing backing, string file) =>
     [
-        "-object", backing == Backing.Memfd
-            ? $"memory-backend-memfd,id=ram0,size={GuestBytes >> 20}M,share=on"
-            : $"memory-backend-file,id=ram0,size={GuestBytes >> 20}M,mem-path={file},share=on",
+        "-object", backing switch
+        {
+            Backing.Memfd => $"memory-backend-memfd,id=ram0,size={GuestBytes >> 20}M,share=on",
+            Backing.HugePageMemfd => $"memory-backend-memfd,id=ram0,size={GuestBytes >> 20}M,share=on,hugetlb=on,hugetlbsize=2M",
+            _ => $"memory-backend-file,id=ram0,size={GuestBytes >> 20}M,mem-path={file},share=on",
+        },
         "-machine", "memory-backend=ram0",
     ];
 
