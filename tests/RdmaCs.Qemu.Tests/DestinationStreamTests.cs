@@ -54,6 +54,26 @@ public sealed class DestinationStreamTests
         Assert.Equal(0, LiveMigration.WaitForUnlocked(source.Pid, TimeSpan.FromSeconds(10)));
     }
 
+    [Fact]
+    public void A_destination_yanked_mid_migration_fails_cleanly_and_the_source_runs_on_unpinned()
+    {
+        using var source = QemuMachine.StartSource("source", GuestBytes, GuestLoad.Busy);
+        using var destination = QemuMachine.StartDestination("destination", GuestBytes);
+        Thread.Sleep(500);
+        MigrationOutcome outcome = LiveMigration.Run(source, destination, Settings(), Timeout, progress =>
+        {
+            if (progress.Status == "active" && progress.TransferredBytes > GuestBytes / 8 && !destination.HasExited)
+            {
+                destination.Qmp.Execute("yank", new() { ["instances"] = new System.Text.Json.Nodes.JsonArray(new System.Text.Json.Nodes.JsonObject { ["type"] = "migration" }) });
+            }
+        }, TimeSpan.FromMilliseconds(10));
+
+        AssertFailedCleanly(destination, "load of migration failed");
+        Assert.Equal("failed", outcome.Status);
+        Assert.True(source.GuestIsWorking(TimeSpan.FromSeconds(10)), $"the source guest is not running: {source.RunState}\n{source.LogText}");
+        Assert.Equal(0, outcome.LockedAfterBytes);
+    }
+
     private static void AssertFailedCleanly(QemuMachine destination, string reason)
     {
         int? exit = destination.WaitForExit(Timeout);
