@@ -16,6 +16,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(AbiBenchCommand());
         bench.Subcommands.Add(QemuBenchCommand());
         bench.Subcommands.Add(LibvirtBenchCommand());
+        bench.Subcommands.Add(SoakBenchCommand());
         return bench;
     }
 
@@ -66,6 +67,59 @@ internal static class BenchCommand
         command.SetAction(parse => LibvirtBenchmark.Run(new LibvirtBenchmark.Settings(
             options.Memory.Get(parse), options.Budget.Get(parse), parse.GetValue(options.Provider)!, parse.GetValue(options.Load)!,
             parse.GetValue(options.Repeat), parse.GetValue(options.Json))));
+        return command;
+    }
+
+    private static Command SoakBenchCommand()
+    {
+        var minutes = new Option<double>("--minutes")
+        {
+            Description = "how long to start migrations for; the one in progress then finishes (fractions allowed: 0.5)",
+            HelpName = "n",
+            Required = true,
+        };
+        minutes.Validators.Add(result =>
+        {
+            if (!(result.GetValueOrDefault<double>() > 0))
+            {
+                result.AddError("--minutes must be more than 0");
+            }
+        });
+        var memory = new SizeOption("--memory", "guest RAM, 32M to 1G", "256M");
+        memory.Option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<long?>() is { } bytes && (bytes < 32L << 20 || bytes > 1L << 30 || bytes % (1L << 20) != 0))
+            {
+                result.AddError("--memory must be a whole number of MiB from 32M to 1G");
+            }
+        });
+        var seed = new Option<int?>("--seed")
+        {
+            Description = "seed of every random choice (each guest's load and number of migrations, each migration's budget, " +
+                          "fault and its moment); default: a random seed, printed first, so that a run can be replayed",
+            HelpName = "s",
+        };
+        var guestMigrations = CountOption.Create("--guest-migrations",
+            "the test guest reads its load only when it boots, so each guest is booted with a random load, kept running across " +
+            "a random number of migrations from 1 to n, then retired for a new one; 0: one guest (one load) for the whole run", 8, minimum: 0);
+        var provider = SharedOptions.Provider();
+        provider.DefaultValueFactory = _ => "tcp";
+        var json = new Option<bool>("--json") { Description = "print the totals as JSON on stdout (the progress lines still go to stderr)" };
+        var command = new Command("soak",
+            "The page-writer guest live-migrated over rdma-cs from QEMU to a fresh QEMU, hop after hop, for --minutes: each " +
+            "guest booted with a random load (all, busy, idle, two hot sets) and kept running across its hops, each migration " +
+            "with a random budget (4M to 64M), about half of them interrupted at a random moment (migrate_cancel, QMP yank, or " +
+            "the destination killed). A completed migration must " +
+            "leave both memories equal byte for byte (then the guest continues on the destination); after a failed one the " +
+            "source guest must still run and the source QEMU's VmLck return to 0. One line per migration on stderr. Exit status " +
+            "1 when a migration failed without an injected fault, memory differed, VmLck stayed above 0, a guest stopped " +
+            "running, or pinned memory exceeded the budget (builds QEMU first if needed).")
+        {
+            minutes, memory, seed, guestMigrations, provider, json,
+        };
+        command.SetAction(parse => SoakBenchmark.Run(new SoakBenchmark.Settings(
+            parse.GetValue(minutes), memory.Get(parse), parse.GetValue(seed), parse.GetValue(guestMigrations), parse.GetValue(provider)!,
+            parse.GetValue(json))));
         return command;
     }
 
