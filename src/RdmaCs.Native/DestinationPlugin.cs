@@ -5,22 +5,24 @@ using RdmaCs.Transfer;
 namespace RdmaCs.Native;
 
 /// <summary>
-/// The destination role: dst_setup starts a session thread that exposes the RAM blocks to the authenticated
-/// source; dst_sync reports, without blocking, how far the source's fences have come.
+/// The destination role. It listens on its control port from <c>migrate-incoming</c> on (create), so that nothing else
+/// can take that port before the source arrives, and so that a source that finds nobody there knows at once that no
+/// destination is listening. dst_setup gives the RAM blocks to expose; dst_sync reports, without blocking, how far the
+/// source's fences have come.
 /// </summary>
-internal sealed unsafe class DestinationPlugin(HostApi host, PluginOptions options, string hostName, string port, int pageSize)
-    : PluginContext(host, options, hostName, port, pageSize)
+internal sealed unsafe class DestinationPlugin : PluginContext
 {
-    private DestinationServer? _server;
-    private Thread? _session;
+    private readonly DestinationServer _server;
+    private readonly Thread _session;
     private volatile bool _connected;
+    private volatile bool _blocksGiven;
     private long _lastFence = -1;
     private volatile int _outcome; // 0 running, 1 finished and verified, -errno failed
 
-    public int Setup(rdma_cs_block* blocks, uint count)
+    public DestinationPlugin(HostApi host, PluginOptions options, string hostName, string port, int pageSize)
+        : base(host, options, hostName, port, pageSize)
     {
-        RamBlock[] table = Blocks(blocks, count);
-        _server = new DestinationServer(new DestinationOptions
+        _server = DestinationServer.ExposeLater(new DestinationOptions
         {
             ListenHost = HostName,
             Port = Options.ControlPortFor(Port),
@@ -30,23 +32,17 @@ internal sealed unsafe class DestinationPlugin(HostApi host, PluginOptions optio
             IdleTimeout = Options.Timeout,
             Connected = () => _connected = true,
             FenceSeen = sequence => Volatile.Write(ref _lastFence, sequence),
-        }, table, PageSize, Host.EngineLog);
-        Host.Log((int)rdma_cs_log_level.RDMA_CS_LOG_INFO,
-            $"destination: {table.Length} RAM block(s) waiting for the source on {HostName}:{_server.Port}");
-        DestinationServer server = _server;
-        _session = BackgroundThread.Start("rdmacs-destination-session", () =>
-        {
-            try
-            {
-                DestinationSessionResult result = server.ServeOne();
-                _outcome = result.Error is null && result.Verified ? 1 : -Errno.EIO;
-            }
-            catch (Exception e)
-            {
-                // Cancelled while waiting for the source, most often: a thread must never take QEMU down.
-                _outcome = -Errno.From(e is ObjectDisposedException ? new OperationCanceledException() : e);
-            }
-        }, Host.EngineLog);
+        }, PageSize, Host.EngineLog);
+        Host.Log((int)rdma_cs_log_level.RDMA_CS_LOG_INFO, $"destination: waiting for the source on {HostName}:{_server.Port}");
+        _session = BackgroundThread.Start("rdmacs-destination-session", Serve, Host.EngineLog);
+    }
+
+    public int Setup(rdma_cs_block* blocks, uint count)
+    {
+        RamBlock[] table = Blocks(blocks, count);
+        _server.SetBlocks(table);
+        _blocksGiven = true;
+        Host.Log((int)rdma_cs_log_level.RDMA_CS_LOG_INFO, $"destination: {table.Length} RAM block(s) to expose to the source");
         return RdmaCsAbi.RDMA_CS_OK;
     }
 
@@ -56,7 +52,7 @@ internal sealed unsafe class DestinationPlugin(HostApi host, PluginOptions optio
         {
             return -Errno.ECANCELED;
         }
-        if (_server is null)
+        if (!_blocksGiven)
         {
             Host.Log((int)rdma_cs_log_level.RDMA_CS_LOG_ERROR, "dst_sync before dst_setup");
             return -Errno.EINVAL;
@@ -76,13 +72,41 @@ internal sealed unsafe class DestinationPlugin(HostApi host, PluginOptions optio
         return reached ? RdmaCsAbi.RDMA_CS_OK : RdmaCsAbi.RDMA_CS_AGAIN;
     }
 
-    protected override void OnCancel() => _server?.Cancel();
+    /// <summary>
+    /// Serves until the source has been admitted and its session ended: a peer that never proves it is the source
+    /// (a wrong token, not the protocol, gone before its hello) is refused and logged, and the port stays open for the
+    /// real one. QEMU's own deadline for the source bounds the wait; cancel ends it.
+    /// </summary>
+    private void Serve()
+    {
+        try
+        {
+            while (true)
+            {
+                DestinationSessionResult result = _server.ServeOne();
+                if (!result.Admitted && !Cancelled)
+                {
+                    Host.Log((int)rdma_cs_log_level.RDMA_CS_LOG_WARN,
+                        $"destination: refused {result.Peer}: {result.Error}; still waiting for the source");
+                    continue;
+                }
+                _outcome = result.Error is null && result.Verified ? 1 : -Errno.EIO;
+                return;
+            }
+        }
+        catch (Exception e)
+        {
+            // Cancelled while waiting for the source, most often: a thread must never take QEMU down.
+            _outcome = -Errno.From(e is ObjectDisposedException ? new OperationCanceledException() : e);
+        }
+    }
+
+    protected override void OnCancel() => _server.Cancel();
 
     public override void Dispose()
     {
-        _server?.Cancel();
-        _session?.Join();
-        _server?.Dispose();
-        _server = null;
+        _server.Cancel();
+        _session.Join();
+        _server.Dispose();
     }
 }

@@ -56,23 +56,12 @@ internal sealed unsafe class SourcePlugin(HostApi host, PluginOptions options, s
             HandshakeTimeout = Options.Timeout,
             RoundTimeout = Options.Timeout,
         };
+        // The destination listens from migrate-incoming on, before QEMU's own stream could reach it: a refused
+        // connection means nobody is there (it died, or another port was given), not "not yet".
         return RunPolled("src_wait_ready", () =>
         {
-            // The destination may still be reading the SETUP record: try again until the deadline.
-            DateTime deadline = DateTime.UtcNow + Options.Timeout;
-            while (true)
-            {
-                try
-                {
-                    _session = SourceSession.Open(sourceOptions, engineOptions, _blocks, Host.EngineLog, _cancelOpen.Token);
-                    _engine = _session.Engine;
-                    return;
-                }
-                catch (Protocol.PeerLostException) when (DateTime.UtcNow < deadline && !Cancelled)
-                {
-                    _cancelOpen.Token.WaitHandle.WaitOne(50);
-                }
-            }
+            _session = SourceSession.Open(sourceOptions, engineOptions, _blocks, Host.EngineLog, _cancelOpen.Token);
+            _engine = _session.Engine;
         });
     }
 

@@ -51,6 +51,26 @@ public sealed class GuestMonitor(QmpClient qmp, string scratchFolder, long memor
         return false;
     }
 
+    /// <summary>
+    /// Waits until the guest has written all of its RAM at least once (its first page holds generation 2, so sweep 1
+    /// is done): before that, RAM above where the first sweep has reached still holds the firmware's tables, which a
+    /// check of whole pages would count as torn. False when <paramref name="within"/> passed first.
+    /// </summary>
+    public bool WaitForFirstSweep(TimeSpan within)
+    {
+        const long throughFirstPage = 0x100000 + 4096;
+        DateTime deadline = DateTime.UtcNow + within;
+        while (GuestMemory.FirstGeneration(ReadMemory(0, throughFirstPage)) < 2)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                return false;
+            }
+            Thread.Sleep(100);
+        }
+        return true;
+    }
+
     /// <summary>Runs an HMP command through QMP; returns what it printed.</summary>
     public string Hmp(string commandLine) => (string)Qmp.Execute("human-monitor-command", new JsonObject { ["command-line"] = commandLine })!;
 

@@ -37,11 +37,13 @@ public static class LiveMigration
     /// Prepares both sides, starts the migration on the source, and polls it every <paramref name="interval"/> until
     /// it completes, fails, is cancelled, or <paramref name="timeout"/> passes; <paramref name="onProgress"/> sees
     /// each poll (and may act: cancel, kill the destination). The source's VmLck is sampled every 2 ms throughout.
+    /// <paramref name="beforeMigrate"/> runs once both sides are prepared (the destination listening), before <c>migrate</c>.
     /// </summary>
     public static MigrationOutcome Run(QemuMachine source, QemuMachine destination, MigrationSettings settings, TimeSpan timeout,
-        Action<MigrationProgress>? onProgress = null, TimeSpan? interval = null)
+        Action<MigrationProgress>? onProgress = null, TimeSpan? interval = null, Action? beforeMigrate = null)
     {
         Prepare(source, destination, settings);
+        beforeMigrate?.Invoke();
         var timeline = new List<MigrationProgress>();
         var clock = Stopwatch.StartNew();
         var locked = new LockedMemorySampler(source.Pid, TimeSpan.FromMilliseconds(2));

@@ -67,6 +67,60 @@ public sealed class RdmaCsFaultTests
         File.Delete(events);
     }
 
+    [Fact]
+    public void A_process_holding_the_control_port_stops_migrate_incoming_with_the_reason()
+    {
+        // The destination listens on its control port from migrate-incoming on: a process that took the port
+        // earlier makes that fail, so it can never meet the source.
+        using var squatter = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        squatter.Start();
+        using var source = QemuMachine.StartSource("source", GuestBytes, GuestLoad.Idle);
+        using var destination = QemuMachine.StartDestination("destination", GuestBytes);
+        MigrationSettings settings = Settings() with { ControlPort = ((System.Net.IPEndPoint)squatter.LocalEndpoint).Port };
+
+        var error = Assert.Throws<QmpException>(() => LiveMigration.Prepare(source, destination, settings));
+
+        Assert.Contains("rdma-cs", error.Message);
+        for (int wait = 0; wait < 50 && !destination.LogText.Contains("another process holds that port"); wait++)
+        {
+            Thread.Sleep(100); // QEMU's log arrives on its own thread
+        }
+        Assert.Contains($"cannot listen for the source on 127.0.0.1:{settings.ControlPort}", destination.LogText);
+        Assert.Contains("another process holds that port", destination.LogText);
+    }
+
+    [Fact]
+    public void Connections_that_fail_before_the_source_do_not_stop_it()
+    {
+        // Before the source arrives: a peer that sends garbage, one with a wrong token, one that says nothing and
+        // leaves. The destination refuses each, keeps listening, and the real source migrates.
+        using var source = QemuMachine.StartSource("source", GuestBytes, GuestLoad.Busy);
+        using var destination = QemuMachine.StartDestination("destination", GuestBytes);
+        Thread.Sleep(500);
+        MigrationSettings settings = Settings();
+        MigrationOutcome outcome = LiveMigration.Run(source, destination, settings, MigrationTimeout, beforeMigrate: () =>
+        {
+            using (var garbage = new System.Net.Sockets.TcpClient("127.0.0.1", settings.ControlPort))
+            {
+                garbage.GetStream().Write("GET / HTTP/1.1\r\n\r\n"u8);
+                garbage.GetStream().ReadByte(); // the destination's error, then it hangs up
+            }
+            using (var impostor = new System.Net.Sockets.TcpClient("127.0.0.1", settings.ControlPort))
+            {
+                impostor.GetStream().Write(Protocol.MessageCodec.Encode(
+                    new Protocol.Hello(4096, "not-the-token", "tcp", [new Protocol.BlockDescriptor("pc.ram", 1)])));
+                impostor.GetStream().ReadByte();
+            }
+            new System.Net.Sockets.TcpClient("127.0.0.1", settings.ControlPort).Dispose();
+            Thread.Sleep(200);
+        });
+
+        Assert.True(outcome.Completed, $"migration {outcome.Status}: {outcome.Error}\n{destination.LogText}");
+        Assert.Contains("still waiting for the source", destination.LogText);
+        Assert.Equal(0, outcome.LockedAfterBytes);
+        Assert.True(GuestMemory.FirstDifference(source.ReadMemory(), destination.ReadMemory()) < 0, "memory differs");
+    }
+
     [Theory]
     [InlineData("migrate_cancel")]
     [InlineData("yank")]

@@ -21,7 +21,9 @@ public sealed class RdmaCsMigrationTests
     {
         using var destination = QemuMachine.StartDestination("destination", guestBytes);
         using var source = QemuMachine.StartSource("source", guestBytes);
-        Thread.Sleep(1000); // let the guest boot and start rewriting pages
+        // Every page whole is checked below: let the guest write all of its RAM once first (under load, a 1 GiB guest
+        // had not, and the firmware's tables left above its first sweep counted as torn pages).
+        Assert.True(source.Monitor.WaitForFirstSweep(TimeSpan.FromMinutes(1)), "the guest did not write all of its RAM within a minute");
         var settings = new MigrationSettings { Transport = MigrationTransport.RdmaCs, Port = FreePort(), ControlPort = FreePort(), BudgetBytes = BudgetBytes };
 
         MigrationOutcome outcome = LiveMigration.Run(source, destination, settings, MigrationTimeout);

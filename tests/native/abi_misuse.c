@@ -87,11 +87,14 @@ int main(void)
     ops->destroy(ctx);
     CHECK(locked_bytes() == 0, "%ld bytes still locked after destroy", locked_bytes());
 
-    /* A destination without a token exposes nothing. */
-    rdma_cs_config destination = make_config(RDMA_CS_ROLE_DEST, "4444", NULL);
+    /* A destination without a token does not even listen: refused at create (migrate-incoming). */
+    rdma_cs_config tokenless = make_config(RDMA_CS_ROLE_DEST, "4444", NULL);
+    CHECK(ops->create(&host.api, &tokenless, &ctx) == -EINVAL, "a destination without a token");
+
+    /* A destination listens from create on: its control port is taken, and its calls are checked. */
+    rdma_cs_config destination = make_config(RDMA_CS_ROLE_DEST, "4444", "token=t");
     CHECK(ops->create(&host.api, &destination, &ctx) == 0, "create destination");
     CHECK(ops->dst_sync(ctx, RDMA_CS_PHASE_SETUP, 0) == -EINVAL, "dst_sync before dst_setup");
-    CHECK(ops->dst_setup(ctx, blocks, 2, NULL, 0) == -EINVAL, "dst_setup without a token");
     CHECK(ops->src_wait_ready(ctx) == -EINVAL, "a source call on a destination");
     ops->destroy(ctx);
 

@@ -6,7 +6,10 @@
 #include <signal.h>
 #include <string.h>
 #include <pthread.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,7 +18,7 @@
 #define PAGE 4096u
 #define SIZE (32u << 20)
 
-static void run_destination(uint8_t *ram, const char *options)
+static void run_destination(uint8_t *ram, const char *options, int ready)
 {
     test_host host;
     host_init(&host, "destination");
@@ -24,6 +27,7 @@ static void run_destination(uint8_t *ram, const char *options)
     CHECK(ops != NULL, "destination: query");
     rdma_cs_block block = ram_block("pc.ram", ram, SIZE);
     open_destination(ops, &host, options, &block, 1);
+    CHECK(write(ready, "r", 1) == 1, "destination: ready"); /* as migrate-incoming has returned */
     for (;;) {
         pause(); /* until killed */
     }
@@ -50,12 +54,16 @@ int main(void)
     snprintf(options, sizeof(options), "token=t,control-port=%d,provider=tcp,budget=4M,timeout-ms=20000", free_port());
     uint8_t *source = ram_alloc(SIZE, 0);
     uint8_t *destination = ram_alloc(SIZE, 1);
+    int ready[2];
+    CHECK(pipe(ready) == 0, "pipe");
     pid_t child = fork();
     CHECK(child >= 0, "fork");
     if (child == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failing parent must not leave it waiting */
-        run_destination(destination, options);
+        run_destination(destination, options, ready[1]);
     }
+    char listening;
+    CHECK(read(ready[0], &listening, 1) == 1, "the destination never listened");
 
     test_host host;
     host_init(&host, "source");
@@ -81,9 +89,25 @@ int main(void)
     CHECK(locked_bytes() == 0, "%ld bytes still locked after destroy", locked_bytes());
     printf("abi_peer_loss: destination killed; src_iter_end = %d (%s) after %.0f ms; nothing locked\n", result, strerror(-result), took * 1e3);
 
-    /* A source whose destination never comes: the host aborts, the wait ends with -ECANCELED. */
+    /* Nobody listens on the control port (destinations listen from migrate-incoming on): an error at once. */
+    char nobody[256];
+    snprintf(nobody, sizeof(nobody), "token=t,control-port=%d,provider=tcp,timeout-ms=20000", free_port());
+    ctx = open_source(ops, &host, nobody, &block, 1);
+    start = now_seconds();
+    result = ops->src_wait_ready(ctx);
+    took = now_seconds() - start;
+    CHECK(result < 0 && result != -ECANCELED, "src_wait_ready with nobody listening returned %d", result);
+    CHECK(took < 2.0, "src_wait_ready took %.1f s to find nobody listening", took);
+    ops->destroy(ctx);
+
+    /* A destination that takes the connection and never answers: the host aborts, the wait ends with -ECANCELED. */
+    int silent = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t length = sizeof(address);
+    CHECK(bind(silent, (struct sockaddr *)&address, sizeof(address)) == 0 && listen(silent, 4) == 0, "silent listener");
+    CHECK(getsockname(silent, (struct sockaddr *)&address, &length) == 0, "getsockname");
     char lonely[256];
-    snprintf(lonely, sizeof(lonely), "token=t,control-port=%d,provider=tcp,timeout-ms=20000", free_port());
+    snprintf(lonely, sizeof(lonely), "token=t,control-port=%d,provider=tcp,timeout-ms=20000", ntohs(address.sin_port));
     ctx = open_source(ops, &host, lonely, &block, 1);
     pthread_t aborter;
     pthread_create(&aborter, NULL, abort_later, &host);
@@ -94,6 +118,7 @@ int main(void)
     CHECK(result == -ECANCELED, "src_wait_ready with an aborting host returned %d", result);
     CHECK(took < 5.0, "the abort took %.1f s to be noticed", took);
     ops->destroy(ctx);
+    close(silent);
     CHECK(locked_bytes() == 0, "%ld bytes still locked", locked_bytes());
     printf("abi_peer_loss: host abort noticed after %.0f ms\n", took * 1e3);
     return 0;

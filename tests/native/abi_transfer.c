@@ -87,6 +87,8 @@ static int run_destination(int commands, int replies, const char *options)
         blocks[i] = ram_block(names[i], destination[i], sizes[i]);
     }
     void *ctx = open_destination(ops, &host, options, blocks, BLOCKS);
+    int listening = 0; /* as migrate-incoming has returned before the source's QEMU connects */
+    CHECK(write(replies, &listening, sizeof(listening)) == sizeof(listening), "destination: ready");
     command next;
     while (read(commands, &next, sizeof(next)) == sizeof(next) && next.phase != EXIT_COMMAND) {
         int result;
@@ -160,6 +162,8 @@ int main(void)
     for (int i = 0; i < BLOCKS; i++) {
         blocks[i] = ram_block(names[i], source[i], sizes[i]);
     }
+    int listening;
+    CHECK(read(from_child[0], &listening, sizeof(listening)) == sizeof(listening), "destination: never listened");
     void *ctx = open_source(ops, &host, options, blocks, BLOCKS);
     command setup = {RDMA_CS_PHASE_SETUP, 0};
     CHECK(write(to_child[1], &setup, sizeof(setup)) == sizeof(setup), "source: command");

@@ -257,6 +257,13 @@ internal static class SoakBenchmark
                 $"soak {Clock.Elapsed:mm\\:ss} guest {number} boots: {load.Name} ({load.Guest}), " +
                 $"{(migrations == int.MaxValue ? "for the whole run" : $"for {migrations} migration{(migrations == 1 ? "" : "s")}")}");
             Thread.Sleep(BootWarmUp); // it boots and starts rewriting its pages
+            // Every page is checked whole after each hop: until the guest has written all of its RAM once, the
+            // firmware's tables above its first sweep would count as torn.
+            if (!machine.Qemu.Monitor.WaitForFirstSweep(TimeSpan.FromMinutes(2)))
+            {
+                machine.Dispose();
+                throw new TimeoutException($"guest {number} did not write all of its RAM within 2 minutes");
+            }
             return new Guest(number, load, migrations, machine);
         }
 

@@ -50,6 +50,11 @@ internal static class GuestMigration
         using var destination = QemuMachine.StartDestination($"{Name(transport)}-destination", settings.MemoryBytes);
         using var source = QemuMachine.StartSource($"{Name(transport)}-source", settings.MemoryBytes, settings.Load);
         Thread.Sleep(settings.WarmUp); // the guest boots and rewrites its RAM for a while first
+        // Every page is checked whole afterwards: the guest must have written all of its RAM once by then.
+        if (!source.Monitor.WaitForFirstSweep(TimeSpan.FromMinutes(2)))
+        {
+            throw new TimeoutException("the test guest did not write all of its RAM within 2 minutes");
+        }
         var migration = new MigrationSettings
         {
             Transport = transport,

@@ -13,7 +13,9 @@ using RdmaCs.Transfer;
 namespace RdmaCs.Remote;
 
 /// <summary>What one session on the destination came to.</summary>
-public sealed record DestinationSessionResult(string Peer, bool Verified, string? Error, string? Provider, long Fences, TimeSpan Duration);
+/// <param name="Admitted">Whether the peer proved it was the source (token, page size, RAM blocks) before the session ended.</param>
+public sealed record DestinationSessionResult(string Peer, bool Verified, string? Error, string? Provider, long Fences, TimeSpan Duration,
+    bool Admitted = true);
 
 /// <summary>
 /// The destination: listens for sources on a TCP control port, and for each admitted source exposes its RAM
@@ -24,23 +26,42 @@ public sealed record DestinationSessionResult(string Peer, bool Verified, string
 public sealed class DestinationServer : IDisposable
 {
     private readonly DestinationOptions _options;
-    private readonly RamBlock[] _blocks;
+    private readonly TaskCompletionSource<RamBlock[]> _blocks = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly int _pageSize;
     private readonly EngineLog _log;
     private readonly Socket _listener;
     private volatile ControlChannel? _current; // the session in progress, for Cancel
     private readonly CancellationTokenSource _cancelled = new(); // stops the session's fabric waits
 
+    /// <summary>Listens at once; the RAM blocks may come later (<see cref="ExposeLater"/>, <see cref="SetBlocks"/>).</summary>
     public DestinationServer(DestinationOptions options, IReadOnlyList<RamBlock> blocks, int pageSize, EngineLog log)
+        : this(options, pageSize, log) => SetBlocks(blocks);
+
+    /// <summary>
+    /// Listens at once, before the RAM blocks are known (QEMU learns them from the stream): a source that says hello
+    /// before <see cref="SetBlocks"/> waits for them, within the handshake deadline.
+    /// </summary>
+    public static DestinationServer ExposeLater(DestinationOptions options, int pageSize, EngineLog log) => new(options, pageSize, log);
+
+    private DestinationServer(DestinationOptions options, int pageSize, EngineLog log)
     {
         _options = options;
-        _blocks = [.. blocks];
         _pageSize = pageSize;
         _log = log;
         _listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
         _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-        _listener.Bind(new IPEndPoint(ListenAddress(options.ListenHost), options.Port));
-        _listener.Listen(4);
+        try
+        {
+            _listener.Bind(new IPEndPoint(ListenAddress(options.ListenHost), options.Port));
+            _listener.Listen(4);
+        }
+        catch (SocketException e)
+        {
+            _listener.Dispose();
+            // Refusing here is what keeps a process that took the port first from meeting the source.
+            throw new IOException($"cannot listen for the source on {options.ListenHost}:{options.Port}: {e.Message}" +
+                                  (e.SocketErrorCode == SocketError.AddressAlreadyInUse ? " (another process holds that port)" : ""), e);
+        }
         Port = ((IPEndPoint)_listener.LocalEndPoint!).Port;
     }
 
@@ -51,6 +72,32 @@ public sealed class DestinationServer : IDisposable
 
     /// <summary>The control port actually bound (useful when 0 was asked for).</summary>
     public int Port { get; }
+
+    /// <summary>The RAM blocks sessions expose; once.</summary>
+    public void SetBlocks(IReadOnlyList<RamBlock> blocks)
+    {
+        if (!_blocks.TrySetResult([.. blocks]))
+        {
+            throw new InvalidOperationException("the RAM blocks were given already");
+        }
+    }
+
+    /// <summary>The RAM blocks, waiting for them at most <paramref name="timeout"/> (or until cancelled).</summary>
+    private RamBlock[] Blocks(TimeSpan timeout)
+    {
+        try
+        {
+            if (!_blocks.Task.Wait(timeout, _cancelled.Token))
+            {
+                throw new TimeoutException($"the RAM blocks to expose were not known within {timeout.TotalSeconds:0.#} s");
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            throw new OperationCanceledException("the destination was cancelled while a source waited for its RAM blocks");
+        }
+        return _blocks.Task.Result;
+    }
 
     /// <summary>Waits for one source and runs its session to the end, successful or not.</summary>
     public DestinationSessionResult ServeOne(CancellationToken cancellation = default)
@@ -67,7 +114,7 @@ public sealed class DestinationServer : IDisposable
         try
         {
             session.Run();
-            return new DestinationSessionResult(control.Peer, session.Verified, null, session.Provider, session.Fences, clock.Elapsed);
+            return new DestinationSessionResult(control.Peer, session.Verified, null, session.Provider, session.Fences, clock.Elapsed, session.Admitted);
         }
         catch (Exception e) when (e is ProtocolException or PeerLostException or PeerReportedException or FabricException or TimeoutException
                                        or OperationCanceledException)
@@ -77,7 +124,7 @@ public sealed class DestinationServer : IDisposable
             {
                 control.TrySendError(e.Message);
             }
-            return new DestinationSessionResult(control.Peer, false, e.Message, session.Provider, session.Fences, clock.Elapsed);
+            return new DestinationSessionResult(control.Peer, false, e.Message, session.Provider, session.Fences, clock.Elapsed, session.Admitted);
         }
         finally
         {
@@ -117,7 +164,10 @@ public sealed class DestinationServer : IDisposable
         private Thread? _progress;
         private volatile bool _stopProgress;
 
+        private RamBlock[] _blocks = [];
+
         public string? Provider { get; private set; }
+        public bool Admitted { get; private set; }
         public long Fences { get; private set; }
         public bool Verified { get; private set; }
         public long ZeroPagesCleared { get; private set; }
@@ -127,6 +177,9 @@ public sealed class DestinationServer : IDisposable
         {
             DestinationOptions options = server._options;
             Hello hello = control.Expect<Hello>(options.HandshakeTimeout);
+            Authenticate(hello); // first, and before waiting for anything: a stranger holds nothing up
+            Admitted = true;
+            _blocks = server.Blocks(options.HandshakeTimeout);
             Admit(hello);
             server._log(EngineLogLevel.Info, $"serve: admitted {control.Peer}: {hello.Blocks.Count} RAM block(s), page size {hello.PageSize}");
 
@@ -141,9 +194,9 @@ public sealed class DestinationServer : IDisposable
             _domain = FabricDomain.Open(_info);
             _listener = _domain.Listen();
             var keys = new List<RemoteKey>();
-            for (int i = 0; i < server._blocks.Length; i++)
+            for (int i = 0; i < _blocks.Length; i++)
             {
-                RamBlock block = server._blocks[i];
+                RamBlock block = _blocks[i];
                 // Remote reads too: the source reads back a few bytes after its writes, as a fence.
                 FabricMemoryRegion region = _domain.Register(block.Address, block.Length, Fi.FI_REMOTE_WRITE | Fi.FI_REMOTE_READ, (ulong)i + 1);
                 _exposed.Add(region);
@@ -187,9 +240,9 @@ public sealed class DestinationServer : IDisposable
 
             // Nothing may write into guest memory once it is reported complete: revoke first.
             RevokeRemoteAccess();
-            for (int i = 0; verify && i < server._blocks.Length; i++)
+            for (int i = 0; verify && i < _blocks.Length; i++)
             {
-                foreach (PageHashes chunk in PageHashing.Chunk(i, PageHashing.HashPages(server._blocks[i], server._pageSize)))
+                foreach (PageHashes chunk in PageHashing.Chunk(i, PageHashing.HashPages(_blocks[i], server._pageSize)))
                 {
                     control.Send(chunk);
                 }
@@ -208,11 +261,11 @@ public sealed class DestinationServer : IDisposable
         private void ClearZeroRange(ZeroPages zero)
         {
             int pageSize = server._pageSize;
-            if (zero.Block >= server._blocks.Length)
+            if (zero.Block >= _blocks.Length)
             {
-                throw new ProtocolException($"zero range {zero.Id} names RAM block {zero.Block}; there are {server._blocks.Length}");
+                throw new ProtocolException($"zero range {zero.Id} names RAM block {zero.Block}; there are {_blocks.Length}");
             }
-            RamBlock block = server._blocks[zero.Block];
+            RamBlock block = _blocks[zero.Block];
             if (zero.Offset % pageSize != 0 || zero.Length % pageSize != 0 || zero.Length == 0 || zero.Offset > block.Length - zero.Length)
             {
                 throw new ProtocolException(
@@ -223,20 +276,25 @@ public sealed class DestinationServer : IDisposable
             ZeroPagesCleared += zero.Length / pageSize;
         }
 
-        /// <summary>Token, page size and block table; nothing is exposed before all three check out.</summary>
-        private void Admit(Hello hello)
+        /// <summary>The token, compared in constant time whatever its length (as digests: equal lengths always).</summary>
+        private void Authenticate(Hello hello)
         {
-            byte[] expected = Encoding.UTF8.GetBytes(server._options.Token);
-            byte[] offered = Encoding.UTF8.GetBytes(hello.Token);
+            byte[] expected = SHA256.HashData(Encoding.UTF8.GetBytes(server._options.Token));
+            byte[] offered = SHA256.HashData(Encoding.UTF8.GetBytes(hello.Token));
             if (!CryptographicOperations.FixedTimeEquals(expected, offered))
             {
                 throw new ProtocolException("wrong token: the source is not authorized");
             }
+        }
+
+        /// <summary>Page size and block table; nothing is exposed before they and the token check out.</summary>
+        private void Admit(Hello hello)
+        {
             if (hello.PageSize != server._pageSize)
             {
                 throw new ProtocolException($"page size mismatch: the source uses {hello.PageSize}, this destination {server._pageSize}");
             }
-            string mine = Describe(server._blocks.Select(b => new BlockDescriptor(b.Name, b.Length)));
+            string mine = Describe(_blocks.Select(b => new BlockDescriptor(b.Name, b.Length)));
             string theirs = Describe(hello.Blocks);
             if (mine != theirs)
             {
