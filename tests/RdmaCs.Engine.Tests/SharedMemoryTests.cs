@@ -1,7 +1,7 @@
 using RdmaCs.Configuration;
 using RdmaCs.Fabric.Memory;
 using RdmaCs.Memory;
-using RdmaCs.Tests.Infrastructure;
+using RdmaCs.Tests.Shared;
 using RdmaCs.Transfer;
 
 namespace RdmaCs.Tests;
@@ -24,7 +24,7 @@ public sealed unsafe class SharedMemoryTests
         string? path = fileOnDevShm ? $"/dev/shm/rdmacs-test-{Guid.NewGuid():N}" : null;
         try
         {
-            using var shared = new SharedMemoryFile(Size, path);
+            using SharedFileMapping shared = path is null ? SharedFileMapping.CreateMemfd(Size) : SharedFileMapping.Open(path, Size);
             nint backend = shared.MapAgain(); // the other process's mapping
             long pages = Size / PageSize;
             for (long page = 0; page < pages; page += 3)
@@ -66,7 +66,7 @@ public sealed unsafe class SharedMemoryTests
     [Fact]
     public void A_zero_range_clears_file_content_the_destination_never_touched()
     {
-        using var file = new SharedMemoryFile(1 << 20);
+        using SharedFileMapping file = SharedFileMapping.CreateMemfd(1 << 20);
         nint writer = file.MapAgain();
         new Span<byte>((void*)writer, 1 << 20).Fill(0x77); // stale file content behind the destination's page tables
         using var scan = new ZeroPageScan(PageSize);

@@ -1,3 +1,5 @@
+using RdmaCs.Tests.Shared;
+
 namespace RdmaCs.Qemu.Tests;
 
 /// <summary>
@@ -38,13 +40,13 @@ public sealed class SharedMemoryMigrationTests
         {
             if (backing == Backing.FileOnDevShm)
             {
-                BackingFile.Create(sourceFile, GuestBytes, 0);
-                BackingFile.Create(destinationFile, GuestBytes, 0xee); // stale content the migration must replace or clear
+                SharedFileMapping.Fill(sourceFile, GuestBytes, 0);
+                SharedFileMapping.Fill(destinationFile, GuestBytes, 0xee); // stale content the migration must replace or clear
             }
             using var source = QemuMachine.StartSource("source", GuestBytes, GuestLoad.Idle, SharedRam(backing, sourceFile));
             using var destination = QemuMachine.StartDestination("destination", GuestBytes, SharedRam(backing, destinationFile));
             Thread.Sleep(1000);
-            using var backend = new BackingFile(backing != Backing.FileOnDevShm ? BackingFile.MemfdOf(source.Pid, "memory-backend-memfd") : sourceFile, GuestBytes);
+            using SharedFileMapping backend = SharedFileMapping.Open(backing != Backing.FileOnDevShm ? SharedFileMapping.MemfdOf(source.Pid, "memory-backend-memfd") : sourceFile, GuestBytes);
             byte[] expected = Pattern(BackendWriteBytes, seed: 1);
             expected.CopyTo(backend.Slice(BackendWrites, BackendWriteBytes));
 
