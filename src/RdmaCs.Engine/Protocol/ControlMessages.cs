@@ -33,8 +33,12 @@ public sealed record Hello(int PageSize, string Token, string Provider, IReadOnl
     public override MessageType Type => MessageType.Hello;
 }
 
-/// <summary>Destination → source: where to connect the RDMA endpoint, with which connection nonce, and each block's key.</summary>
-public sealed record Accept(string Provider, int FabricPort, int MrMode, ulong Nonce, IReadOnlyList<RemoteKey> Blocks) : ControlMessage
+/// <summary>
+/// Destination → source: where to connect the RDMA endpoint, with which connection nonce, each block's key (for
+/// remote writes only), and the fence target: a buffer of the destination's own, the one thing it lets the source read.
+/// </summary>
+public sealed record Accept(string Provider, int FabricPort, int MrMode, ulong Nonce, IReadOnlyList<RemoteKey> Blocks, RemoteKey FenceTarget)
+    : ControlMessage
 {
     public override MessageType Type => MessageType.Accept;
 }

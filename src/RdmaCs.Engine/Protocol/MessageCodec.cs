@@ -10,7 +10,7 @@ namespace RdmaCs.Protocol;
 public static class MessageCodec
 {
     public const uint Magic = 0x53434452; // "RDCS" as bytes on the wire
-    public const ushort Version = 1;
+    public const ushort Version = 2; // 2: Accept carries the fence target
     public const int HeaderLength = 12;
     public const int MaxPayload = 1 << 20;
     public const int MaxBlocks = 4096;
@@ -125,7 +125,8 @@ public static class MessageCodec
         {
             keys.Add(new RemoteKey(reader.UInt64($"block {i} key"), reader.UInt64($"block {i} base address")));
         }
-        return new Accept(provider, port, mrMode, nonce, keys);
+        var fence = new RemoteKey(reader.UInt64("fence target key"), reader.UInt64("fence target base address"));
+        return new Accept(provider, port, mrMode, nonce, keys, fence);
     }
 
     private static PageHashes ReadPageHashes(ref PayloadReader reader)
@@ -159,6 +160,7 @@ public static class MessageCodec
                 {
                     writer.UInt64(key.Key).UInt64(key.BaseAddress);
                 }
+                writer.UInt64(accept.FenceTarget.Key).UInt64(accept.FenceTarget.BaseAddress);
                 break;
             case Fence fence:
                 writer.Int64(fence.Sequence);

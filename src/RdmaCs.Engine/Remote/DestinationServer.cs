@@ -165,6 +165,7 @@ public sealed class DestinationServer : IDisposable
         private volatile bool _stopProgress;
 
         private RamBlock[] _blocks = [];
+        private AlignedBuffer? _fenceTarget;
 
         public string? Provider { get; private set; }
         public bool Admitted { get; private set; }
@@ -197,13 +198,18 @@ public sealed class DestinationServer : IDisposable
             for (int i = 0; i < _blocks.Length; i++)
             {
                 RamBlock block = _blocks[i];
-                // Remote reads too: the source reads back a few bytes after its writes, as a fence.
-                FabricMemoryRegion region = _domain.Register(block.Address, block.Length, Fi.FI_REMOTE_WRITE | Fi.FI_REMOTE_READ, (ulong)i + 1);
+                // Remote writes only: guest RAM is never readable from the network.
+                FabricMemoryRegion region = _domain.Register(block.Address, block.Length, Fi.FI_REMOTE_WRITE, (ulong)i + 1);
                 _exposed.Add(region);
                 keys.Add(new RemoteKey(region.Key, _info.RemoteAddressIsVirtual ? (ulong)block.Address : 0));
             }
+            // The source's fence reads a few bytes back behind its writes: from this buffer, the only thing it may read.
+            _fenceTarget = new AlignedBuffer(4096);
+            FabricMemoryRegion fenceRegion = _domain.Register(_fenceTarget.Address, 4096, Fi.FI_REMOTE_READ, (ulong)_blocks.Length + 1);
+            _exposed.Add(fenceRegion);
+            var fenceKey = new RemoteKey(fenceRegion.Key, _info.RemoteAddressIsVirtual ? (ulong)_fenceTarget.Address : 0);
             ulong nonce = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
-            control.Send(new Accept(_info.Provider, _listener.Port, _info.MrMode, nonce, keys));
+            control.Send(new Accept(_info.Provider, _listener.Port, _info.MrMode, nonce, keys, fenceKey));
 
             byte[] expected = BitConverter.GetBytes(nonce);
             _endpoint = _listener.Accept(options.HandshakeTimeout, data => CryptographicOperations.FixedTimeEquals(data, expected),
@@ -337,6 +343,8 @@ public sealed class DestinationServer : IDisposable
             _endpoint = null;
             _exposed.ForEach(region => region.Dispose());
             _exposed.Clear();
+            _fenceTarget?.Dispose();
+            _fenceTarget = null;
         }
 
         public void Release()

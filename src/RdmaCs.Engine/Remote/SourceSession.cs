@@ -69,6 +69,7 @@ public sealed class SourceSession : IDisposable
             _endpoint = _domain.Connect(_info, BitConverter.GetBytes(accept.Nonce), options.HandshakeTimeout, cancel);
             _fabric = new LibFabricFabric(_domain, _endpoint,
                 [.. _blocks.Select((b, i) => new RemoteBlock(b.Name, b.Length, accept.Blocks[i].Key, accept.Blocks[i].BaseAddress))],
+                new RemoteBlock("fence target", 8, accept.FenceTarget.Key, accept.FenceTarget.BaseAddress),
                 (id, block, offset, length) => _control.Send(new ZeroPages(id, block, offset, length)));
             _engine = engineOptions is null ? null : new TransferEngine(engineOptions, _fabric, _blocks, log);
             _pump = BackgroundThread.Start("rdmacs-control-pump", Pump, log);
@@ -134,7 +135,14 @@ public sealed class SourceSession : IDisposable
     public void Fence(long sequence)
     {
         // Every write has completed; the read fence makes sure each has also landed before the destination hears so.
-        _fabric!.Fence(_options.RoundTimeout);
+        try
+        {
+            _fabric!.Fence(_options.RoundTimeout);
+        }
+        catch (Exception e) when (e is FabricException or TimeoutException && _peerFailure is not null)
+        {
+            throw PeerFailure(); // the control connection failed first (and aborted the fence): that is the reason
+        }
         _control.Send(new Fence(sequence));
         FenceAck ack = Next<FenceAck>();
         if (ack.Sequence != sequence)
@@ -263,6 +271,7 @@ public sealed class SourceSession : IDisposable
         catch (Exception e)
         {
             _peerFailure = e is ObjectDisposedException ? new PeerLostException("the control connection was closed") : e;
+            _fabric?.Abort(); // a fence or a full send queue would otherwise wait for a peer that is gone
             _fabric?.FailZeroRanges($"the destination was lost before it cleared the zero range: {_peerFailure.Message}");
             _incoming.CompleteAdding();
             _peerGone.Cancel();

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using RdmaCs.Bindings.LibFabric;
 using RdmaCs.Configuration;
+using RdmaCs.Fabric;
 using RdmaCs.Fabric.LibFabric;
 using RdmaCs.Memory;
 using RdmaCs.Protocol;
@@ -67,7 +68,8 @@ public sealed class SessionTests
                 using FabricDomain domain = FabricDomain.Open(info);
                 using FabricListener fabric = domain.Listen();
                 using FabricMemoryRegion exposed = domain.Register(destination.Address, Size, Fi.FI_REMOTE_WRITE | Fi.FI_REMOTE_READ, 1);
-                control.Send(new Accept(info.Provider, fabric.Port, info.MrMode, 7, [new RemoteKey(exposed.Key, info.RemoteAddressIsVirtual ? (ulong)destination.Address : 0)]));
+                var key = new RemoteKey(exposed.Key, info.RemoteAddressIsVirtual ? (ulong)destination.Address : 0);
+                control.Send(new Accept(info.Provider, fabric.Port, info.MrMode, 7, [key], key));
                 using FabricEndpoint endpoint = fabric.Accept(Timeout, _ => true, _ => { });
                 for (long sequence = 0; sequence < 10_000; sequence++)
                 {
@@ -97,5 +99,64 @@ public sealed class SessionTests
         Assert.True(flooder.Join(Timeout));
         Assert.Null(flooderFailure);
         Assert.Equal(0, ProcessMemoryStatus.ReadLockedBytes());
+    }
+
+    [Fact]
+    public void A_source_with_a_valid_session_can_read_the_fence_target_but_not_guest_ram()
+    {
+        // Guest RAM is exposed for remote writes only: even the authenticated source's read of it is refused by the
+        // provider, while the destination's own fence target answers.
+        const long Size = 1L << 20;
+        using var guest = new AlignedBuffer(Size);
+        guest.Slice(0, 4096).Fill(0x5a);
+        using var server = new DestinationServer(new DestinationOptions { ListenHost = "127.0.0.1", Port = 0, Token = Token, Provider = "tcp" },
+            [new RamBlock("ram0", guest.Address, Size)], 4096, (_, _) => { });
+        var serving = new Thread(() => server.ServeOne());
+        serving.Start();
+
+        using var control = ControlChannel.Connect("127.0.0.1", server.Port, Timeout);
+        control.Send(new Hello(4096, Token, "tcp", [new BlockDescriptor("ram0", Size)]));
+        Accept accept = control.Expect<Accept>(Timeout);
+        using FabricInfo info = FabricInfo.Find("tcp", "127.0.0.1", accept.FabricPort.ToString(System.Globalization.CultureInfo.InvariantCulture), passive: false);
+        using FabricDomain domain = FabricDomain.Open(info);
+        using FabricEndpoint endpoint = domain.Connect(info, BitConverter.GetBytes(accept.Nonce), Timeout);
+        using var landing = new AlignedBuffer(4096);
+        using FabricMemoryRegion local = domain.Register(landing.Address, 4096, Fi.FI_READ, 99);
+
+        FabricCompletion fence = Read(endpoint, local, accept.FenceTarget, context: 1);
+        FabricCompletion stolen = Read(endpoint, local, accept.Blocks[0], context: 2);
+
+        Assert.True(fence.Succeeded, $"the fence target could not be read: {fence.Message}");
+        Assert.False(stolen.Succeeded, "guest RAM was readable from the network");
+        Assert.NotEqual(0x5a, landing.Slice(0, 8)[0]);
+        control.Dispose();
+        Assert.True(serving.Join(Timeout));
+        Assert.Equal(0, ProcessMemoryStatus.ReadLockedBytes());
+    }
+
+    /// <summary>Reads 8 bytes of <paramref name="target"/> into <paramref name="local"/>; the completion (or error) that comes back.</summary>
+    private static unsafe FabricCompletion Read(FabricEndpoint endpoint, FabricMemoryRegion local, RemoteKey target, ulong context)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!endpoint.TryRead(local.Address, 8, local.Descriptor, target.BaseAddress, target.Key, context))
+        {
+            Assert.True(clock.Elapsed < Timeout, "the read could not be posted");
+        }
+        var completions = new FabricCompletion[1];
+        while (true)
+        {
+            try
+            {
+                if (endpoint.ReadCompletions(completions, waitMilliseconds: 10) > 0)
+                {
+                    return completions[0];
+                }
+            }
+            catch (FabricException e)
+            {
+                return new FabricCompletion(context, e.Error == 0 ? -1 : e.Error, e.Message); // the provider broke the connection off
+            }
+            Assert.True(clock.Elapsed < Timeout, "the read never completed");
+        }
     }
 }

@@ -8,7 +8,7 @@ public class MessageCodecTests
     private static readonly ControlMessage[] Samples =
     [
         new Hello(4096, "secret", "auto", [new BlockDescriptor("pc.ram", 1 << 20), new BlockDescriptor("vga.vram", 8192)]),
-        new Accept("tcp", 40001, 0x74, 0xdeadbeefUL, [new RemoteKey(1, 0), new RemoteKey(2, 0x7f0000000000)]),
+        new Accept("tcp", 40001, 0x74, 0xdeadbeefUL, [new RemoteKey(1, 0), new RemoteKey(2, 0x7f0000000000)], new RemoteKey(3, 0x7f0000100000)),
         new Fence(3),
         new FenceAck(3),
         new Done(),

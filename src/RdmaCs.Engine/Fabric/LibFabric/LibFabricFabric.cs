@@ -44,18 +44,23 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
     private readonly object _fenceLock = new();
 
     private readonly ZeroRangeSender? _sendZeroRange;
+    private readonly RemoteBlock? _fenceTarget;
     private readonly ConcurrentDictionary<long, (int Block, long Offset, long Length, ulong Context)> _zeroRanges = new();
     private long _nextZeroId;
 
     /// <summary>Sends a zero range to the destination over the control connection (which acknowledges it by id).</summary>
     public delegate void ZeroRangeSender(long id, int ramBlock, long offset, long length);
 
+    /// <param name="fenceTarget">What the fence reads from: a buffer the destination exposes for remote reads (its RAM
+    /// blocks it exposes for writes only); null: no fences, and so no zero ranges either.</param>
     /// <param name="sendZeroRange">How <see cref="PostZero"/> reaches the destination; null: zero ranges are refused.</param>
-    public LibFabricFabric(FabricDomain domain, FabricEndpoint endpoint, IReadOnlyList<RemoteBlock> remote, ZeroRangeSender? sendZeroRange = null)
+    public LibFabricFabric(FabricDomain domain, FabricEndpoint endpoint, IReadOnlyList<RemoteBlock> remote, RemoteBlock? fenceTarget = null,
+        ZeroRangeSender? sendZeroRange = null)
     {
         _domain = domain;
         _endpoint = endpoint;
         _remote = [.. remote];
+        _fenceTarget = fenceTarget;
         _sendZeroRange = sendZeroRange;
         string provider = domain.Info.Provider.Split(';')[0];
         RegistrationPins = !SoftwareProviders.Contains(provider);
@@ -236,9 +241,10 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
         }
     }
 
-    /// <summary>Reads 8 bytes of the destination's first RAM block back; ordered behind every write posted before it.</summary>
+    /// <summary>Reads 8 bytes of the destination's fence target back; ordered behind every write posted before it.</summary>
     private void PostFenceRead(ulong context, TimeSpan timeout)
     {
+        RemoteBlock target = _fenceTarget ?? throw new FabricException("this fabric was given no fence target: it cannot fence");
         lock (_fenceLock)
         {
             if (_fenceRegion is null)
@@ -247,7 +253,6 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
                 _fenceRegion = _domain.Register(_fenceBuffer.Address, 4096, Fi.FI_READ, Interlocked.Increment(ref _nextKey));
             }
         }
-        RemoteBlock target = _remote[0];
         FabricMemoryRegion region = _fenceRegion!;
         Post(() => _endpoint.TryRead(_fenceBuffer!.Address, 8, region.Descriptor, target.BaseAddress, target.Key, context), timeout);
     }
