@@ -50,8 +50,22 @@ public sealed record MigrationSettings
     /// <summary>A TCP port on 127.0.0.1 that nothing listens on right now.</summary>
     public static int FreePort()
     {
-        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        probe.Start();
-        return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        // The kernel may hand the same free port to two probes in a row (each is closed at once): a migration port
+        // and a control port drawn one after the other were seen equal. This process never hands one out twice.
+        lock (HandedOut)
+        {
+            while (true)
+            {
+                using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+                probe.Start();
+                int port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+                if (HandedOut.Add(port))
+                {
+                    return port;
+                }
+            }
+        }
     }
+
+    private static readonly HashSet<int> HandedOut = [];
 }
