@@ -60,14 +60,24 @@ public sealed class DestinationStreamTests
         using var source = QemuMachine.StartSource("source", GuestBytes, GuestLoad.Busy);
         using var destination = QemuMachine.StartDestination("destination", GuestBytes);
         Thread.Sleep(500);
+        bool yanked = false;
         MigrationOutcome outcome = LiveMigration.Run(source, destination, Settings(), Timeout, progress =>
         {
-            if (progress.Status == "active" && progress.TransferredBytes > GuestBytes / 8 && !destination.HasExited)
+            if (progress.Status == "active" && progress.TransferredBytes > GuestBytes / 8 && !yanked)
             {
-                destination.Qmp.Execute("yank", new() { ["instances"] = new System.Text.Json.Nodes.JsonArray(new System.Text.Json.Nodes.JsonObject { ["type"] = "migration" }) });
+                yanked = true;
+                try
+                {
+                    destination.Qmp.Execute("yank", new() { ["instances"] = new System.Text.Json.Nodes.JsonArray(new System.Text.Json.Nodes.JsonObject { ["type"] = "migration" }) });
+                }
+                catch (IOException)
+                {
+                    // The yank fails the incoming migration, and QEMU 7.2 exits on that, sometimes before it replies.
+                }
             }
         }, TimeSpan.FromMilliseconds(10));
 
+        Assert.True(yanked, $"the migration ended before it could be yanked: {outcome.Status}");
         AssertFailedCleanly(destination, "load of migration failed");
         Assert.Equal("failed", outcome.Status);
         Assert.True(source.GuestIsWorking(TimeSpan.FromSeconds(10)), $"the source guest is not running: {source.RunState}\n{source.LogText}");
