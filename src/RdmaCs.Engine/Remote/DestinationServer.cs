@@ -13,7 +13,7 @@ using RdmaCs.Transfer;
 namespace RdmaCs.Remote;
 
 /// <summary>What one session on the destination came to.</summary>
-/// <param name="Admitted">Whether the peer proved it was the source (token, page size, RAM blocks) before the session ended.</param>
+/// <param name="Admitted">Whether the peer presented the right token (proved it was the source) before the session ended.</param>
 public sealed record DestinationSessionResult(string Peer, bool Verified, string? Error, string? Provider, long Fences, TimeSpan Duration,
     bool Admitted = true);
 
