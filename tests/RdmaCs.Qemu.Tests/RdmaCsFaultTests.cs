@@ -128,7 +128,7 @@ public sealed class RdmaCsFaultTests
     {
         // The destination stops answering (SIGSTOP) after the source has stopped its guest for the switchover: the
         // final flush and fence wait for it. A cancel or a yank must end those waits within the plugin's 100 ms
-        // polling, not at their 30 s deadline, and the guest must run on at the source.
+        // polling, not at their 30 s deadline, and the guest must run on at the source, its disks active.
         using var source = QemuMachine.StartSource("source", GuestBytes, GuestLoad.Busy);
         using var destination = QemuMachine.StartDestination("destination", GuestBytes);
         Thread.Sleep(1000);
@@ -157,6 +157,17 @@ public sealed class RdmaCsFaultTests
         Assert.True(ended < TimeSpan.FromSeconds(2), $"the {command} took {ended.TotalMilliseconds:0} ms to end the migration");
         Assert.Equal(0, LiveMigration.WaitForUnlocked(source.Pid, TimeSpan.FromSeconds(5)));
         destination.Thaw();
+
+        // The interruption came while completion could be inactivating the guest's disks (its boot floppy): they
+        // must be active again, or this migration aborts QEMU in bdrv_inactivate_recurse.
+        source.Qmp.Execute("migrate-set-capabilities", new()
+        {
+            ["capabilities"] = new JsonArray(new JsonObject { ["capability"] = "pause-before-switchover", ["state"] = false }),
+        });
+        using var second = QemuMachine.StartDestination("second-destination", GuestBytes);
+        MigrationOutcome again = LiveMigration.Run(source, second, Settings(), MigrationTimeout);
+        Assert.True(again.Completed, $"the migration after the {command} {again.Status}: {again.Error}\n{source.LogText}");
+        Assert.True(GuestMemory.FirstDifference(source.ReadMemory(), second.ReadMemory()) < 0, "memory differs after the second migration");
     }
 
     [Fact]
