@@ -21,7 +21,7 @@ extern "C" {
 #endif
 
 #define RDMA_CS_ABI_MAJOR 1u
-#define RDMA_CS_ABI_MINOR 1u
+#define RDMA_CS_ABI_MINOR 2u
 #define RDMA_CS_ABI_VERSION ((RDMA_CS_ABI_MAJOR << 16) | RDMA_CS_ABI_MINOR)
 #define RDMA_CS_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
 #define RDMA_CS_PLUGIN_QUERY_SYMBOL "rdma_cs_plugin_query"
@@ -122,6 +122,9 @@ typedef struct rdma_cs_stats {
     uint64_t budget_wait_ns;    /* time with work but no budget for it */
     uint64_t pages_received;    /* src_save_page calls accepted */
     uint64_t zero_pages;        /* pages sent as zero ranges, not written */
+    /* ---- 1.2 ---- */
+    uint64_t backlog_bytes;     /* handed over, not landed yet (queued or in flight) */
+    uint64_t landed_bytes;      /* landed at the destination: written or cleared */
 } rdma_cs_stats;
 
 typedef struct rdma_cs_plugin_ops {
@@ -156,9 +159,13 @@ typedef struct rdma_cs_plugin_ops {
     int (*src_save_page)(void *ctx, uint32_t block, uint64_t offset,
                          uint64_t length, const void *host);
     /*
-     * Iteration seq ends: every page given so far is written and its write
-     * completed, and the destination is told. FINISH runs with QEMU's BQL
-     * held: bounded by the timeout.
+     * Iteration seq ends. FINISH: every page given so far is written and its
+     * write completed, and the destination is told; the guest is stopped, so
+     * bounded by the timeout. ROUND, with a host of ABI 1.2 or later: returns
+     * once the backlog (rdma_cs_stats.backlog_bytes) is down to the plugin's
+     * low-water mark, without the destination: the host counts the backlog
+     * as pending memory and credits bytes when they land. With an older host,
+     * ROUND waits for every page, as FINISH does.
      */
     int (*src_iter_end)(void *ctx, uint32_t phase, uint64_t seq);
 
@@ -167,9 +174,11 @@ typedef struct rdma_cs_plugin_ops {
     int (*dst_setup)(void *ctx, const rdma_cs_block *blocks, uint32_t nblocks,
                      const uint8_t *blob, uint32_t blob_len);
     /*
-     * 0 once everything written before FENCE(seq) is in guest RAM,
-     * RDMA_CS_AGAIN if not yet, < 0 on error. On FINISH, 0 also means remote
-     * access is revoked: the guest may run.
+     * 0 once the phase is reached, RDMA_CS_AGAIN if not yet, < 0 on error.
+     * SETUP: the source is connected. ROUND: at once (nothing waits for a
+     * round's pages before FINISH; plugins of 1.2 do not fence rounds).
+     * FINISH: every page has landed and remote access is revoked: the guest
+     * may run.
      */
     int (*dst_sync)(void *ctx, uint32_t phase, uint64_t seq);
     /* Optional: fd readable when dst_sync may progress; -1: poll (1 ms). */

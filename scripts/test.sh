@@ -13,6 +13,9 @@ scripts/build-native.sh
 echo "== QEMU 7.2 with qemu-patches/ (about 8 minutes on a fresh machine)"
 scripts/build-qemu.sh >/dev/null
 
+echo "== the Linux test guest's kernel, from Debian's linux-image-amd64 (downloaded once, not installed)"
+scripts/fetch-linux-kernel.sh
+
 echo "== libvirt 9.0 with libvirt-patches/ (about 4 minutes on a fresh machine)"
 scripts/build-libvirt.sh >/dev/null
 

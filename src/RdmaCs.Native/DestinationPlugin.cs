@@ -7,8 +7,8 @@ namespace RdmaCs.Native;
 /// <summary>
 /// The destination role. It listens on its control port from <c>migrate-incoming</c> on (create), so that nothing else
 /// can take that port before the source arrives, and so that a source that finds nobody there knows at once that no
-/// destination is listening. dst_setup gives the RAM blocks to expose; dst_sync reports, without blocking, how far the
-/// source's fences have come.
+/// destination is listening. dst_setup gives the RAM blocks to expose; dst_sync reports, without blocking, whether the
+/// source has connected (SETUP) and whether every page has landed and access is revoked (FINISH).
 /// </summary>
 internal sealed unsafe class DestinationPlugin : PluginContext
 {
@@ -16,7 +16,6 @@ internal sealed unsafe class DestinationPlugin : PluginContext
     private readonly Thread _session;
     private volatile bool _connected;
     private volatile bool _blocksGiven;
-    private long _lastFence = -1;
     private volatile int _outcome; // 0 running, 1 finished and verified, -errno failed
 
     public DestinationPlugin(HostApi host, PluginOptions options, string hostName, string port, int pageSize)
@@ -31,7 +30,6 @@ internal sealed unsafe class DestinationPlugin : PluginContext
             HandshakeTimeout = Options.Timeout,
             IdleTimeout = Options.Timeout,
             Connected = () => _connected = true,
-            FenceSeen = sequence => Volatile.Write(ref _lastFence, sequence),
         }, PageSize, Host.EngineLog);
         Host.Log((int)rdma_cs_log_level.RDMA_CS_LOG_INFO, $"destination: waiting for the source on {HostName}:{_server.Port}");
         _session = BackgroundThread.Start("rdmacs-destination-session", Serve, Host.EngineLog);
@@ -65,7 +63,7 @@ internal sealed unsafe class DestinationPlugin : PluginContext
         bool reached = phase switch
         {
             (uint)rdma_cs_phase.RDMA_CS_PHASE_SETUP => _connected,
-            (uint)rdma_cs_phase.RDMA_CS_PHASE_ROUND => Volatile.Read(ref _lastFence) >= (long)sequence,
+            (uint)rdma_cs_phase.RDMA_CS_PHASE_ROUND => true, // nothing waits for a round's pages before FINISH
             (uint)rdma_cs_phase.RDMA_CS_PHASE_FINISH => outcome == 1, // access revoked, pages landed
             _ => throw new ArgumentException($"dst_sync: phase {phase} is not SETUP, ROUND or FINISH"),
         };

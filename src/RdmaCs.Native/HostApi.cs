@@ -11,6 +11,15 @@ internal sealed unsafe class HostApi(rdma_cs_host_api* api)
     private readonly delegate* unmanaged<void*, int, sbyte*, void> _log = api->log;
     private readonly delegate* unmanaged<void*, int> _shouldAbort = api->should_abort;
 
+    /// <summary>The host's ABI version (major in the high 16 bits).</summary>
+    public uint AbiVersion { get; } = api->abi_version;
+
+    /// <summary>
+    /// ABI 1.2 on: the host counts the plugin's backlog as pending memory and credits bytes when they land, so a ROUND
+    /// may end with pages still to write. Older hosts would stop the guest with the backlog unseen.
+    /// </summary>
+    public bool CountsBacklog => (AbiVersion & 0xffff) >= 2;
+
     public void Log(int level, string message)
     {
         if (_log == null)

@@ -155,19 +155,24 @@ public static unsafe class PluginExports
     [UnmanagedCallersOnly(EntryPoint = "rdmacs_get_stats")]
     public static int GetStatistics(void* ctx, rdma_cs_stats* statistics)
     {
-        if (statistics == null || statistics->struct_size < sizeof(rdma_cs_stats))
+        // A host of an older minor version passes a shorter struct: fill only what it holds, and say how much that is.
+        if (statistics == null || statistics->struct_size < StatisticsSize10)
         {
             return -Errno.EINVAL;
         }
         return Call(ctx, "get_stats", context =>
         {
-            uint size = statistics->struct_size;
-            *statistics = default;
-            statistics->struct_size = size;
-            context.FillStatistics(statistics);
+            rdma_cs_stats all = default;
+            context.FillStatistics(&all);
+            uint size = Math.Min(statistics->struct_size, (uint)sizeof(rdma_cs_stats));
+            all.struct_size = size;
+            Buffer.MemoryCopy(&all, statistics, size, size);
             return RdmaCsAbi.RDMA_CS_OK;
         }, allowCancelled: true);
     }
+
+    /// <summary>sizeof(rdma_cs_stats) in ABI 1.0 and 1.1: up to and including zero_pages.</summary>
+    private static readonly uint StatisticsSize10 = (uint)Marshal.OffsetOf<rdma_cs_stats>(nameof(rdma_cs_stats.zero_pages)) + sizeof(ulong);
 
     private static PluginContext? Context(void* ctx)
     {

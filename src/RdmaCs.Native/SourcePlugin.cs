@@ -65,6 +65,13 @@ internal sealed unsafe class SourcePlugin(HostApi host, PluginOptions options, s
         });
     }
 
+    /// <summary>
+    /// How far a round's end lets the backlog down before QEMU goes on: half the budget, so that the engine still has
+    /// that much to write while QEMU syncs its dirty bitmap and hands over the next pages, and QEMU's pending figure
+    /// (which includes the backlog) can still fall below its switchover threshold.
+    /// </summary>
+    private long RoundLowWater => Options.BudgetBytes / 2;
+
     /// <summary>The hot path: one designation, no allocation, no lock.</summary>
     public int SavePage(uint block, ulong offset, ulong length)
     {
@@ -98,15 +105,30 @@ internal sealed unsafe class SourcePlugin(HostApi host, PluginOptions options, s
             Host.Log((int)rdma_cs_log_level.RDMA_CS_LOG_ERROR, "src_iter_end before src_wait_ready");
             return -Errno.EINVAL;
         }
+        bool finish = phase == (uint)rdma_cs_phase.RDMA_CS_PHASE_FINISH;
         return RunPolled("src_iter_end", () =>
         {
+            if (!finish && Host.CountsBacklog)
+            {
+                // QEMU counts the backlog as pending and credits bytes as they land: let it hand over more pages while
+                // the engine still has work, rather than stall both at every round's end.
+                if (_session is null)
+                {
+                    _engine.WaitForBacklog(RoundLowWater, Options.Timeout);
+                }
+                else
+                {
+                    _session.PaceRound(RoundLowWater);
+                }
+                return;
+            }
             if (_session is null)
             {
                 _engine.Flush((long)sequence, Options.Timeout);
                 return;
             }
             _session.CompleteRound((long)sequence);
-            if (phase == (uint)rdma_cs_phase.RDMA_CS_PHASE_FINISH)
+            if (finish)
             {
                 VerificationResult result = _session.Finish(Options.Verify);
                 if (!result.Verified)
@@ -140,6 +162,8 @@ internal sealed unsafe class SourcePlugin(HostApi host, PluginOptions options, s
         statistics->writes_in_flight = (ulong)s.WritesInFlight;
         statistics->budget_wait_ns = (ulong)(s.BudgetWait.Ticks * 100);
         statistics->zero_pages = (ulong)s.ZeroPages;
+        statistics->backlog_bytes = (ulong)s.BacklogBytes;
+        statistics->landed_bytes = (ulong)s.LandedBytes;
     }
 
     protected override void OnCancel()

@@ -3,8 +3,9 @@ using System.Diagnostics;
 namespace RdmaCs.Qemu;
 
 /// <summary>
-/// A patched QEMU running the page-writer guest under TCG, with a QMP socket; killed on dispose. A destination
-/// starts paused with <c>-incoming defer</c>, so that its migration parameters can be set before it listens.
+/// A patched QEMU running a test guest under TCG (the page writer, or a Linux kernel), with a QMP socket; killed on
+/// dispose. A destination starts paused with <c>-incoming defer</c>, so that its migration parameters can be set before
+/// it listens.
 /// </summary>
 public sealed partial class QemuMachine : IDisposable
 {
@@ -12,21 +13,22 @@ public sealed partial class QemuMachine : IDisposable
     private readonly string _folder;
     private readonly List<string> _log = [];
 
-    private QemuMachine(string name, long memoryBytes, bool incoming, GuestLoad? load, IEnumerable<string> extraArguments)
+    private QemuMachine(string name, long memoryBytes, bool incoming, GuestImage? guest, IEnumerable<string> extraArguments)
     {
-        QemuPaths.RequireBuilt();
+        guest ??= GuestLoad.AllMemory;
+        QemuPaths.RequireBuilt(guest);
         Name = name;
         MemoryBytes = memoryBytes;
+        Guest = guest;
         _folder = Directory.CreateTempSubdirectory($"rdmacs-{name}-").FullName;
         var start = new ProcessStartInfo(QemuPaths.Binary) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (string argument in new[]
                  {
                      "-name", $"{name},debug-threads=on", "-L", "/usr/share/seabios", "-L", "/usr/share/qemu", "-machine", "pc,accel=tcg",
-                     "-m", $"{memoryBytes >> 20}M", "-nic", "none", "-display", "none", "-serial", "none", "-monitor", "none",
-                     "-drive", $"file={QemuPaths.Guest},format=raw,if=floppy,readonly=on",
+                     "-m", $"{memoryBytes >> 20}M", "-nic", "none", "-display", "none", "-monitor", "none",
                      "-global", $"migration.rdma-cs-plugin={QemuPaths.Plugin}",
                      "-qmp", $"unix:{QmpPath},server=on,wait=off",
-                 }.Concat(incoming ? ["-incoming", "defer", "-S"] : []).Concat((load ?? GuestLoad.AllMemory).LoaderArguments).Concat(extraArguments))
+                 }.Concat(incoming ? ["-incoming", "defer", "-S"] : []).Concat(guest.QemuArguments(ConsoleLog)).Concat(extraArguments))
         {
             start.ArgumentList.Add(argument);
         }
@@ -47,13 +49,17 @@ public sealed partial class QemuMachine : IDisposable
         }
     }
 
-    /// <summary>Starts the guest running, with <paramref name="load"/> (default: rewriting all of its RAM).</summary>
-    public static QemuMachine StartSource(string name, long memoryBytes, GuestLoad? load = null, params string[] extraArguments) =>
-        new(name, memoryBytes, incoming: false, load, extraArguments);
+    /// <summary>Starts the guest running (default: the page writer rewriting all of its RAM).</summary>
+    public static QemuMachine StartSource(string name, long memoryBytes, GuestImage? guest = null, params string[] extraArguments) =>
+        new(name, memoryBytes, incoming: false, guest, extraArguments);
 
-    /// <summary>Starts a paused QEMU waiting for <c>migrate-incoming</c>.</summary>
+    /// <summary>Starts a paused QEMU waiting for <c>migrate-incoming</c>, set up for the page-writer guest.</summary>
     public static QemuMachine StartDestination(string name, long memoryBytes, params string[] extraArguments) =>
         new(name, memoryBytes, incoming: true, null, extraArguments);
+
+    /// <summary>Starts a paused QEMU waiting for <c>migrate-incoming</c>, set up for <paramref name="guest"/>.</summary>
+    public static QemuMachine StartDestination(string name, long memoryBytes, GuestImage guest, params string[] extraArguments) =>
+        new(name, memoryBytes, incoming: true, guest, extraArguments);
 
     public string Name { get; }
     public long MemoryBytes { get; }
@@ -62,6 +68,12 @@ public sealed partial class QemuMachine : IDisposable
     public int Pid => _process.Id;
     public bool HasExited => _process.HasExited;
     public string QmpPath => Path.Combine(_folder, "qmp.sock");
+
+    /// <summary>What this QEMU was started with (a destination: what it expects to receive).</summary>
+    public GuestImage Guest { get; }
+
+    /// <summary>Where the guest's serial console goes, for guests that have one (<see cref="LinuxGuest"/>).</summary>
+    public string ConsoleLog => Path.Combine(_folder, "console.log");
 
     /// <summary>What QEMU printed on stderr so far.</summary>
     public string LogText { get { lock (_log) { return string.Join("\n", _log); } } }

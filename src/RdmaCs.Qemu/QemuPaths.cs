@@ -16,15 +16,22 @@ public static class QemuPaths
     /// <summary>The page-writer boot sector (tests/guest/pagewriter.s).</summary>
     public static string Guest => Path.Combine(Root, "build/cmake/pagewriter.img");
 
-    /// <summary>Throws, saying which build step to run, when something is missing.</summary>
-    public static void RequireBuilt()
+    /// <summary>The kernel of the Linux test guest (scripts/fetch-linux-kernel.sh takes it out of Debian's package).</summary>
+    public static string LinuxKernel => Path.Combine(Root, "build/linux/vmlinuz");
+
+    /// <summary>The Linux test guest's init program (tests/guest/memcheck-init.c), static.</summary>
+    public static string MemcheckInit => Path.Combine(Root, "build/cmake/memcheck-init");
+
+    /// <summary>Throws, saying which build step to run, when something QEMU or <paramref name="guest"/> needs is missing.</summary>
+    public static void RequireBuilt(GuestImage? guest = null)
     {
-        foreach (string required in new[] { Binary, Plugin, Guest })
+        IEnumerable<(string File, string BuiltBy)> required =
+            [(Binary, "scripts/build-qemu.sh"), (Plugin, "scripts/build-native.sh"), .. (guest ?? GuestLoad.AllMemory).RequiredFiles];
+        foreach ((string file, string builtBy) in required)
         {
-            if (!File.Exists(required))
+            if (!File.Exists(file))
             {
-                throw new FileNotFoundException(
-                    $"{required} is not built: run scripts/build-native.sh and scripts/build-qemu.sh (scripts/test.sh runs both)", required);
+                throw new FileNotFoundException($"{file} is not built: run {builtBy} (scripts/test.sh runs every build step)", file);
             }
         }
     }

@@ -16,6 +16,7 @@ public class FailureTests
     {
         var options = new EngineOptions { BudgetBytes = 256 << 10, MaxBlockBytes = 16 << 10 };
         using var harness = new TransferHarness(options, [4 << 20], new MemoryFabricOptions { FailingWrite = 3 });
+        harness.FillAll(1); // data, so that there are writes to fail (zero pages would go as a few long zero ranges)
         harness.Engine.DesignateRange(0, 0, 4 << 20);
 
         var error = Assert.Throws<EngineFailedException>(() => harness.Engine.Flush(1, Timeout));

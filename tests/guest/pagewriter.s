@@ -8,6 +8,9 @@
 # (-device loader,addr=0x90000,data=N,data-len=4); both are zero when absent:
 #   0x90000  hot set: bytes above 1 MiB rewritten sweep after sweep (0: all RAM)
 #   0x90004  flags: bit 0 set = leave the rest of RAM untouched (zero); clear = fill all of it once, generation 1
+#                   bit 1 set = rewrite the hot set in a scattered page order (page i of a sweep is (i * P) mod N, P a
+#                   prime above any page count below 4 GiB), as a guest touching memory at random does; clear = ascending
+#   0x90008  scratch: pages left in the current scattered sweep
     .code16
     .globl _start
 _start:
@@ -65,6 +68,8 @@ hot_set:
 all_ram:
     mov %edx, %esi
 sweep:
+    testl $2, 0x90004
+    jnz scattered
     mov $0x100000, %edi
 page:
     mov %ebx, %eax
@@ -72,10 +77,31 @@ page:
     rep stosl                   # one whole page, one value
     cmp %esi, %edi
     jb page
+end_of_sweep:
     mov %bl, %al
     out %al, $0xe9
     inc %ebx
     jmp sweep
+
+scattered:
+    mov %esi, %ebp
+    sub $0x100000, %ebp
+    shr $12, %ebp               # ebp = N, pages in the hot set
+    mov %ebp, 0x90008
+    xor %edx, %edx              # edx = index of the next page
+scattered_page:
+    mov %edx, %edi
+    shl $12, %edi
+    add $0x100000, %edi
+    mov %ebx, %eax
+    mov $1024, %ecx
+    rep stosl
+    lea 1000003(%edx), %eax     # next index: (index + P) mod N, a full cycle since P is a prime above N
+    xor %edx, %edx
+    div %ebp
+    decl 0x90008
+    jnz scattered_page
+    jmp end_of_sweep
 
     .p2align 3
 gdt:

@@ -6,12 +6,12 @@ using RdmaCs.Qemu;
 namespace RdmaCs.Cli.Bench;
 
 /// <summary>
-/// <c>rdmacs bench qemu</c>: the page-writer guest migrated between two QEMU processes with rdma-cs, QEMU's
+/// <c>rdmacs bench qemu</c>: a test guest (the page writer, or Linux) migrated between two QEMU processes with rdma-cs, QEMU's
 /// <c>tcp:</c>, and QEMU's multifd over tcp (4 channels), alternated, in one run; the median run of each is reported.
 /// </summary>
 internal static class QemuBenchmark
 {
-    public sealed record Settings(long MemoryBytes, long BudgetBytes, string Provider, GuestLoad Load, int Repeat, bool Json, FileInfo? Plot);
+    public sealed record Settings(long MemoryBytes, long BudgetBytes, string Provider, string LoadName, GuestImage Guest, int Repeat, bool Json, FileInfo? Plot);
 
     private static readonly MigrationTransport[] Transports = [MigrationTransport.RdmaCs, MigrationTransport.Tcp, MigrationTransport.Multifd];
 
@@ -21,7 +21,7 @@ internal static class QemuBenchmark
         {
             return 1;
         }
-        var migration = new GuestMigration.Settings(settings.MemoryBytes, settings.BudgetBytes, settings.Provider, settings.Load,
+        var migration = new GuestMigration.Settings(settings.MemoryBytes, settings.BudgetBytes, settings.Provider, settings.Guest,
             WarmUp: TimeSpan.FromSeconds(1), Timeout: TimeSpan.FromMinutes(5));
         var runs = Transports.ToDictionary(t => t, _ => new List<GuestMigration.Result>());
         HostMemory.WarmUp(4 * settings.MemoryBytes);
@@ -45,7 +45,9 @@ internal static class QemuBenchmark
             ["verified"] = verified,
             ["memory_bytes"] = settings.MemoryBytes,
             ["budget_bytes"] = settings.BudgetBytes,
-            ["load"] = settings.Load.ToString(),
+            ["load"] = settings.LoadName,
+            ["guest"] = settings.Guest.ToString(),
+            ["downtime_limit_ms"] = new MigrationSettings { Transport = MigrationTransport.RdmaCs, Port = 0 }.DowntimeLimitMs,
             ["repeat"] = settings.Repeat,
         };
         foreach (MigrationTransport transport in Transports)

@@ -26,11 +26,17 @@ internal static class BenchCommand
         public SizeOption Memory { get; } = new("--memory", "guest RAM", "512M");
         public SizeOption Budget { get; } = new("--budget", "rdma-cs pinned-memory budget", "64M");
         public Option<string> Provider { get; } = SharedOptions.Provider();
-        public Option<GuestLoad> Load { get; } = GuestLoadOption.Create();
+        public Option<string> Load { get; }
         public Option<int> Repeat { get; } = CountOption.Create("--repeat", "migrations of each kind, alternated; the median of each is reported", 3, minimum: 1);
         public Option<bool> Json { get; } = new("--json") { Description = "print the figures as JSON only" };
 
-        public GuestMigrationOptions() => Provider.DefaultValueFactory = _ => "tcp";
+        public GuestMigrationOptions(bool linux)
+        {
+            Provider.DefaultValueFactory = _ => "tcp";
+            Load = GuestLoadOption.Create(linux);
+        }
+
+        public GuestImage Guest(ParseResult parse) => GuestLoadOption.Resolve(parse.GetValue(Load)!, Memory.Get(parse));
 
         public void AddTo(Command command)
         {
@@ -43,29 +49,29 @@ internal static class BenchCommand
 
     private static Command QemuBenchCommand()
     {
-        var options = new GuestMigrationOptions();
+        var options = new GuestMigrationOptions(linux: true);
         var plot = new Option<FileInfo?>("--plot") { Description = "draw the three migrations over time into this PNG" };
         var command = new Command("qemu",
-            "The page-writer guest live-migrated between two QEMU processes three ways in one run: rdma-cs, QEMU's tcp:, and " +
+            "A test guest (the page writer, or Linux with --load linux) live-migrated between two QEMU processes three ways in one run: rdma-cs, QEMU's tcp:, and " +
             "QEMU's multifd (4 channels); total time, downtime, bytes and peak pinned memory of each (builds QEMU first if needed).");
         options.AddTo(command);
         command.Options.Add(plot);
         command.SetAction(parse => QemuBenchmark.Run(new QemuBenchmark.Settings(
-            options.Memory.Get(parse), options.Budget.Get(parse), parse.GetValue(options.Provider)!, parse.GetValue(options.Load)!,
+            options.Memory.Get(parse), options.Budget.Get(parse), parse.GetValue(options.Provider)!, parse.GetValue(options.Load)!, options.Guest(parse),
             parse.GetValue(options.Repeat), parse.GetValue(options.Json), parse.GetValue(plot))));
         return command;
     }
 
     private static Command LibvirtBenchCommand()
     {
-        var options = new GuestMigrationOptions();
+        var options = new GuestMigrationOptions(linux: false);
         var command = new Command("libvirt",
             "The page-writer guest as a libvirt domain, migrated with `virsh migrate --live --p2p` between two libvirt hosts on " +
             "this machine over rdma-cs and over libvirt's tcp in one run: libvirt's time and downtime, peak pinned memory, the " +
             "destination's pages checked whole (builds QEMU and libvirt first if needed).");
         options.AddTo(command);
         command.SetAction(parse => LibvirtBenchmark.Run(new LibvirtBenchmark.Settings(
-            options.Memory.Get(parse), options.Budget.Get(parse), parse.GetValue(options.Provider)!, parse.GetValue(options.Load)!,
+            options.Memory.Get(parse), options.Budget.Get(parse), parse.GetValue(options.Provider)!, (GuestLoad)options.Guest(parse),
             parse.GetValue(options.Repeat), parse.GetValue(options.Json))));
         return command;
     }
@@ -145,14 +151,23 @@ internal static class BenchCommand
         var json = new Option<bool>("--json") { Description = "print the figures as JSON only" };
         var plot = new Option<FileInfo?>("--plot") { Description = "draw pinned bytes and data sent over time for the three runs into this PNG" };
         var repeat = CountOption.Create("--repeat", "runs of each kind, alternated; the median run of each is reported", 3, minimum: 1);
+        var pattern = new Option<string>("--pattern")
+        {
+            Description = "the shape of dirty memory of a fourth run, compared with the contiguous one: contiguous, zero-holes " +
+                          "(every seventh page zero), sparse (one page in sixteen changed) or random (every page, designated in " +
+                          "random order while the engine runs)",
+            DefaultValueFactory = _ => "contiguous",
+        };
+        pattern.AcceptOnlyFromAmong([.. Enum.GetValues<TransferPattern>().Select(p => p.Name())]);
         var command = new Command("transfer",
             "One region written over libfabric to a receiver process on loopback, three ways in one run: raw (fi_write from a " +
             "buffer registered beforehand), pin_all (register and pin everything, then write), budgeted (the engine at the budget).")
         {
-            size, budget, maxBlock, provider, repeat, json, plot,
+            size, budget, maxBlock, provider, pattern, repeat, json, plot,
         };
         command.SetAction(parse => TransferBenchmark.Execute(new TransferBenchmark.Settings(
-            size.Get(parse), budget.Get(parse), maxBlock.GetMaxBlock(parse, budget.Get(parse)), parse.GetValue(provider)!, parse.GetValue(repeat), parse.GetValue(json), parse.GetValue(plot))));
+            size.Get(parse), budget.Get(parse), maxBlock.GetMaxBlock(parse, budget.Get(parse)), parse.GetValue(provider)!,
+            TransferPatterns.Parse(parse.GetValue(pattern)!), parse.GetValue(repeat), parse.GetValue(json), parse.GetValue(plot))));
         return command;
     }
 

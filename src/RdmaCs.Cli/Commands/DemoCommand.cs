@@ -20,15 +20,15 @@ internal static class DemoCommand
         var load = GuestLoadOption.Create();
         var json = new Option<bool>("--json") { Description = "no live display; print the summary as JSON" };
         var command = new Command("demo",
-            "Live migration of a real guest: two QEMU processes (patched, TCG) on this host, a guest that keeps rewriting all of " +
-            "its RAM, migrated over rdma-cs with a live display (phase, round, throughput, pinned bytes against the budget, " +
+            "Live migration of a real guest: two QEMU processes (patched, TCG) on this host, a guest that keeps rewriting its RAM " +
+            "(the page writer, or Linux with --load linux), migrated over rdma-cs with a live display (phase, round, throughput, pinned bytes against the budget, " +
             "backlog), its memory verified byte for byte, and the same guest migrated with QEMU's own tcp: for comparison. " +
             "Builds the plugin and QEMU first when they are not built.")
         {
             memory, budget, provider, load, json,
         };
         command.SetAction(parse => QemuDemo.Run(new QemuDemo.Settings(memory.Get(parse), budget.Get(parse), parse.GetValue(provider)!,
-            parse.GetValue(load)!, parse.GetValue(json))));
+            parse.GetValue(load)!, GuestLoadOption.Resolve(parse.GetValue(load)!, memory.Get(parse)), parse.GetValue(json))));
         command.Subcommands.Add(ProcessesDemo());
         return command;
     }

@@ -6,12 +6,12 @@ using RdmaCs.Qemu;
 namespace RdmaCs.Cli.Qemu;
 
 /// <summary>
-/// <c>rdmacs demo</c>, the main job: the page-writer guest live-migrated between two QEMU processes over rdma-cs
+/// <c>rdmacs demo</c>, the main job: a test guest (the page writer, or Linux) live-migrated between two QEMU processes over rdma-cs
 /// with a live display, its memory verified, and the same guest migrated with QEMU's own <c>tcp:</c> beside it.
 /// </summary>
 internal static class QemuDemo
 {
-    public sealed record Settings(long MemoryBytes, long BudgetBytes, string Provider, GuestLoad Load, bool Json);
+    public sealed record Settings(long MemoryBytes, long BudgetBytes, string Provider, string LoadName, GuestImage Guest, bool Json);
 
     public static int Run(Settings settings)
     {
@@ -19,12 +19,12 @@ internal static class QemuDemo
         {
             return 1;
         }
-        var migration = new GuestMigration.Settings(settings.MemoryBytes, settings.BudgetBytes, settings.Provider, settings.Load,
+        var migration = new GuestMigration.Settings(settings.MemoryBytes, settings.BudgetBytes, settings.Provider, settings.Guest,
             WarmUp: TimeSpan.FromSeconds(1), Timeout: TimeSpan.FromMinutes(5));
         if (!settings.Json)
         {
             Console.Out.WriteLine(
-                $"rdmacs demo: a {ByteSize.FormatApproximate(settings.MemoryBytes)} guest {settings.Load}, live-migrated " +
+                $"rdmacs demo: a {ByteSize.FormatApproximate(settings.MemoryBytes)} guest {settings.Guest}, live-migrated " +
                 $"between two QEMU processes (TCG) on this host, over rdma-cs (budget {ByteSize.FormatApproximate(settings.BudgetBytes)}, " +
                 $"provider {settings.Provider}) and then over QEMU's tcp: for comparison.");
         }
@@ -40,7 +40,7 @@ internal static class QemuDemo
                 ["verified"] = verified,
                 ["memory_bytes"] = settings.MemoryBytes,
                 ["budget_bytes"] = settings.BudgetBytes,
-                ["load"] = settings.Load.ToString(),
+                ["load"] = settings.LoadName,
                 ["rdma_cs"] = rdmaCs.ToJson(),
                 ["tcp"] = tcp.ToJson(),
             });

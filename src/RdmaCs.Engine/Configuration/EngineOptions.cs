@@ -39,6 +39,13 @@ public sealed record EngineOptions
     /// </summary>
     public bool ZeroPagesAsRanges { get; init; } = true;
 
+    /// <summary>
+    /// Fewest zero pages in a row, all touched, worth a zero range of their own; shorter stretches inside data are
+    /// written with it (pages never touched always go as ranges). A zero range costs a round trip on the control
+    /// connection; 64 KiB written costs about as much on loopback and less on an RDMA NIC.
+    /// </summary>
+    public int MinZeroRangePages { get; init; } = 16;
+
     /// <summary>How long a failing engine waits for posted writes to complete before it deregisters regardless.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
@@ -73,6 +80,10 @@ public sealed record EngineOptions
         if (MaxBlockBytes / PageSize > int.MaxValue)
         {
             throw new EngineConfigurationException($"max block {ByteSize.Format(MaxBlockBytes)} is too large");
+        }
+        if (MinZeroRangePages < 1)
+        {
+            throw new EngineConfigurationException($"the shortest zero range must be at least 1 page, not {MinZeroRangePages}");
         }
         if (MaxWritesInFlight < 1)
         {

@@ -8,27 +8,67 @@ namespace RdmaCs.Memory;
 /// </summary>
 internal sealed unsafe class ZeroPageScan(int pageSize) : IDisposable
 {
-    private const int PagesPerLookup = 512;
+    /// <summary>The most pages one call looks at.</summary>
+    public const int PagesPerLookup = 512;
 
     private readonly PageResidency _residency = new(pageSize);
     private readonly bool[] _untouched = new bool[PagesPerLookup];
 
     /// <summary>
-    /// How many of the <paramref name="pages"/> pages from <paramref name="address"/>, from the first on, are all zero
-    /// (<paramref name="zero"/> true) or all hold data (false). Looks at no more than 512 pages.
+    /// How the <paramref name="pages"/> designated pages from <paramref name="address"/> begin (looking at no more than
+    /// 512): with a run to send as a zero range (<paramref name="zero"/> true), or with a run to write as data.
+    /// A zero range is worth its round trip for pages never touched (writing them would fault them in on both hosts) and
+    /// for at least <paramref name="minZeroRange"/> zero pages in a row; fewer zero pages that were touched are written
+    /// with the data around them, since one write costs less than a write split around a zero range.
     /// <paramref name="privateAnonymous"/>: the memory is private anonymous (see <see cref="RamBlock.PrivateAnonymous"/>).
     /// </summary>
-    public int LeadingRun(nint address, int pages, bool privateAnonymous, out bool zero)
+    public int LeadingRun(nint address, int pages, bool privateAnonymous, int minZeroRange, out bool zero)
     {
         pages = Math.Min(pages, PagesPerLookup);
         FindUntouched(address, pages, privateAnonymous);
-        zero = IsZero(address, 0);
-        int count = 1;
-        while (count < pages && IsZero(address, count) == zero)
+        int page = 0;
+        while (page < pages)
         {
-            count++;
+            if (!IsZero(address, page))
+            {
+                page++;
+                continue;
+            }
+            (int stretch, bool untouched) = ZeroStretch(address, page, pages);
+            if (untouched || stretch >= minZeroRange)
+            {
+                if (page == 0)
+                {
+                    zero = true;
+                    return stretch;
+                }
+                break; // the data run ends before it
+            }
+            page += stretch; // a few touched zero pages: written with the data
         }
-        return count;
+        zero = false;
+        return page;
+    }
+
+    /// <summary>How many of the <paramref name="pages"/> pages from <paramref name="address"/>, from the first on, are all zero.</summary>
+    public int ZeroPrefix(nint address, int pages, bool privateAnonymous)
+    {
+        pages = Math.Min(pages, PagesPerLookup);
+        FindUntouched(address, pages, privateAnonymous);
+        return ZeroStretch(address, 0, pages).Pages;
+    }
+
+    /// <summary>The zero pages in a row from <paramref name="first"/> on, and whether any of them was never touched.</summary>
+    private (int Pages, bool Untouched) ZeroStretch(nint address, int first, int end)
+    {
+        int page = first;
+        bool untouched = false;
+        while (page < end && IsZero(address, page))
+        {
+            untouched |= _untouched[page];
+            page++;
+        }
+        return (page - first, untouched);
     }
 
     /// <summary>

@@ -41,18 +41,51 @@ public sealed class ControlChannel : IDisposable
         }
     }
 
-    public void Send(ControlMessage message)
+    public void Send(ControlMessage message) => Send(MessageCodec.Encode(message), message.Type);
+
+    /// <summary>Sends the messages together, in one write: many small messages cost one system call, not one each.</summary>
+    public void SendAll(IEnumerable<ControlMessage> messages)
     {
-        byte[] frame = MessageCodec.Encode(message);
+        var frames = new MemoryStream();
+        MessageType last = default;
+        foreach (ControlMessage message in messages)
+        {
+            frames.Write(MessageCodec.Encode(message));
+            last = message.Type;
+        }
+        if (frames.Length > 0)
+        {
+            Send(frames.ToArray(), last);
+        }
+    }
+
+    /// <summary>Whether more of the peer's bytes have arrived than were read: a message is (at least partly) waiting.</summary>
+    public bool HasPendingInput
+    {
+        get
+        {
+            try
+            {
+                return _socket.Available > 0;
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                return false;
+            }
+        }
+    }
+
+    private void Send(byte[] frames, MessageType what)
+    {
         lock (_sendLock)
         {
             try
             {
-                _socket.Send(frame);
+                _socket.Send(frames);
             }
             catch (SocketException e)
             {
-                throw new PeerLostException($"the control connection to {Peer} broke while sending {message.Type}: {e.Message}", e);
+                throw new PeerLostException($"the control connection to {Peer} broke while sending {what}: {e.Message}", e);
             }
             catch (ObjectDisposedException e)
             {

@@ -92,7 +92,7 @@ public sealed record ZeroPages(long Id, int Block, long Offset, long Length) : C
     public override MessageType Type => MessageType.ZeroPages;
 }
 
-/// <summary>Destination → source: zero range <paramref name="Id"/> is cleared.</summary>
+/// <summary>Destination → source: every zero range up to <paramref name="Id"/> is cleared (they are handled in order).</summary>
 public sealed record ZeroAck(long Id) : ControlMessage
 {
     public override MessageType Type => MessageType.ZeroAck;

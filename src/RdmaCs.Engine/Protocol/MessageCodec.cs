@@ -10,7 +10,7 @@ namespace RdmaCs.Protocol;
 public static class MessageCodec
 {
     public const uint Magic = 0x53434452; // "RDCS" as bytes on the wire
-    public const ushort Version = 2; // 2: Accept carries the fence target
+    public const ushort Version = 3; // 2: Accept carries the fence target; 3: rounds are not fenced (the destination does not wait for them)
     public const int HeaderLength = 12;
     public const int MaxPayload = 1 << 20;
     public const int MaxBlocks = 4096;

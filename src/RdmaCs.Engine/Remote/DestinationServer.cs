@@ -220,18 +220,30 @@ public sealed class DestinationServer : IDisposable
             options.Connected?.Invoke();
 
             bool verify = true;
+            long unacknowledged = -1; // the last zero range cleared and not yet acknowledged
             while (true)
             {
-                switch (control.Receive(options.IdleTimeout))
+                ControlMessage message = control.Receive(options.IdleTimeout);
+                if (message is not ZeroPages && unacknowledged >= 0)
+                {
+                    control.Send(new ZeroAck(unacknowledged));
+                    unacknowledged = -1;
+                }
+                switch (message)
                 {
                     case Fence fence:
                         Fences++;
-                        options.FenceSeen?.Invoke(fence.Sequence);
                         control.Send(new FenceAck(fence.Sequence));
                         continue;
                     case ZeroPages zero:
                         ClearZeroRange(zero);
-                        control.Send(new ZeroAck(zero.Id));
+                        unacknowledged = zero.Id;
+                        // The source sends zero ranges in batches: one acknowledgement covers the batch.
+                        if (!control.HasPendingInput)
+                        {
+                            control.Send(new ZeroAck(unacknowledged));
+                            unacknowledged = -1;
+                        }
                         continue;
                     case Done done:
                         verify = done.Verify;

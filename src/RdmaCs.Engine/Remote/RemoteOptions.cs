@@ -18,9 +18,6 @@ public sealed record DestinationOptions
 
     /// <summary>Called (on the session's thread) once the source's RDMA endpoint is connected.</summary>
     public Action? Connected { get; init; }
-
-    /// <summary>Called (on the session's thread) with each fence's sequence, after everything before it has landed.</summary>
-    public Action<long>? FenceSeen { get; init; }
 }
 
 /// <summary>The source's side: whom to reach, with which token and provider, and its deadlines.</summary>

@@ -70,7 +70,7 @@ public sealed class SourceSession : IDisposable
             _fabric = new LibFabricFabric(_domain, _endpoint,
                 [.. _blocks.Select((b, i) => new RemoteBlock(b.Name, b.Length, accept.Blocks[i].Key, accept.Blocks[i].BaseAddress))],
                 new RemoteBlock("fence target", 8, accept.FenceTarget.Key, accept.FenceTarget.BaseAddress),
-                (id, block, offset, length) => _control.Send(new ZeroPages(id, block, offset, length)));
+                ranges => _control.SendAll(ranges.Select(range => new ZeroPages(range.Id, range.Block, range.Offset, range.Length))));
             _engine = engineOptions is null ? null : new TransferEngine(engineOptions, _fabric, _blocks, log);
             _pump = BackgroundThread.Start("rdmacs-control-pump", Pump, log);
         }
@@ -129,6 +129,23 @@ public sealed class SourceSession : IDisposable
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerException);
         }
         Fence(sequence);
+    }
+
+    /// <summary>
+    /// Paces a round that does not wait for every page: returns once the engine's backlog is down to
+    /// <paramref name="lowWater"/> bytes. Nothing goes to the destination (pages a round leaves behind land before
+    /// <see cref="CompleteRound"/> at the end); a lost destination or a stalled transfer still ends it.
+    /// </summary>
+    public void PaceRound(long lowWater)
+    {
+        try
+        {
+            Engine.WaitForBacklog(lowWater, _options.RoundTimeout, _peerGone.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw PeerFailure();
+        }
     }
 
     /// <summary>Tells the destination that round <paramref name="sequence"/> is complete, and waits for its acknowledgement.</summary>
@@ -257,7 +274,7 @@ public sealed class SourceSession : IDisposable
                 }
                 if (message is ZeroAck zeroAck)
                 {
-                    _fabric?.CompleteZeroRange(zeroAck.Id);
+                    _fabric?.CompleteZeroRanges(zeroAck.Id);
                     continue;
                 }
                 if (!_incoming.TryAdd(message, _options.RoundTimeout))

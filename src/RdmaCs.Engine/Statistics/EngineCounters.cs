@@ -16,6 +16,7 @@ internal sealed class EngineCounters
     private long _blocksWritten;        // writes completed successfully
     private long _bytesWritten;         // bytes those writes carried
     private long _writesInFlight;       // writes posted and not yet completed
+    private long _bytesInFlight;        // bytes those writes (and zero ranges) cover
     private long _budgetWaitTicks;      // Stopwatch ticks spent with work to do but no budget for it
     private long _flushes;              // flushes completed
     private long _zeroPages;            // pages sent as zero ranges, completed
@@ -29,6 +30,7 @@ internal sealed class EngineCounters
     public long BlocksWritten => Volatile.Read(ref _blocksWritten);
     public long BytesWritten => Volatile.Read(ref _bytesWritten);
     public long WritesInFlight => Volatile.Read(ref _writesInFlight);
+    public long BytesInFlight => Volatile.Read(ref _bytesInFlight);
     public TimeSpan BudgetWait => Stopwatch.GetElapsedTime(0, Volatile.Read(ref _budgetWaitTicks));
     public long Flushes => Volatile.Read(ref _flushes);
     public long ZeroPages => Volatile.Read(ref _zeroPages);
@@ -46,11 +48,17 @@ internal sealed class EngineCounters
 
     public void Evicted() => Interlocked.Increment(ref _evictions);
 
-    public void WritePosted() => Interlocked.Increment(ref _writesInFlight);
+    /// <summary>A write or zero range of <paramref name="bytes"/> was posted.</summary>
+    public void WritePosted(long bytes)
+    {
+        Interlocked.Increment(ref _writesInFlight);
+        Interlocked.Add(ref _bytesInFlight, bytes);
+    }
 
     public void WriteCompleted(long bytes, bool succeeded)
     {
         Interlocked.Decrement(ref _writesInFlight);
+        Interlocked.Add(ref _bytesInFlight, -bytes);
         if (succeeded)
         {
             Interlocked.Increment(ref _blocksWritten);
@@ -58,9 +66,10 @@ internal sealed class EngineCounters
         }
     }
 
-    public void ZeroCompleted(long pages, bool succeeded)
+    public void ZeroCompleted(long pages, long bytes, bool succeeded)
     {
         Interlocked.Decrement(ref _writesInFlight);
+        Interlocked.Add(ref _bytesInFlight, -bytes);
         if (succeeded)
         {
             Interlocked.Increment(ref _zeroRanges);

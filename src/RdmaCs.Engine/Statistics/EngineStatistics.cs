@@ -51,6 +51,12 @@ public readonly record struct EngineStatistics
     /// <summary>The zero ranges those pages went in.</summary>
     public long ZeroRanges { get; init; }
 
+    /// <summary>Bytes designated or in flight: handed to the engine and not landed yet.</summary>
+    public long BacklogBytes { get; init; }
+
+    /// <summary>Bytes landed at the destination: carried by completed writes, or cleared as zero ranges.</summary>
+    public long LandedBytes { get; init; }
+
     /// <summary>Null while healthy; the reason once the engine has failed.</summary>
     public string? Failure { get; init; }
 }

@@ -143,12 +143,16 @@ public sealed partial class TransferEngine
         {
             RamBlock block = _ramBlocks[candidate.RamBlock];
             nint first = block.Address + (nint)(candidate.FirstPage << _pageShift);
-            wanted = _zeroScan.LeadingRun(first, candidate.Pages, block.PrivateAnonymous, out bool zero);
+            // A zero stretch may run on past the candidate, which stops at a chunk's end: look along the designated run
+            // beyond it, so that a long stretch across a chunk boundary is seen as one (and is not written as data).
+            int lookahead = Math.Max(candidate.Pages, _bitmaps[candidate.RamBlock].CountRun(candidate.FirstPage, ZeroPageScan.PagesPerLookup));
+            int run = _zeroScan.LeadingRun(first, lookahead, block.PrivateAnonymous, _options.MinZeroRangePages, out bool zero);
             if (zero)
             {
-                PostZeroPages(candidate, wanted);
+                PostZeroPages(candidate, run); // zero ranges pin nothing: they need not stop where the chunk does
                 return PostOutcome.Posted;
             }
+            wanted = Math.Min(run, candidate.Pages);
         }
         // A write may not overtake the clearing of a zero range over the same pages (it would be cleared), nor, where
         // the fabric does not keep writes in order, another write to the same pages (the older could land last).
@@ -188,7 +192,7 @@ public sealed partial class TransferEngine
         int slot = _freeSlots.Pop();
         _inFlight[slot] = new InFlightWrite(registration, ramBlock, firstPage, bytes);
         _registrar.BeginWrite(registration);
-        _counters.WritePosted();
+        _counters.WritePosted(bytes);
         try
         {
             _fabric.PostWrite(registration.Handle, _ramBlocks[ramBlock].Address + (nint)offset, bytes, ramBlock, offset, (ulong)slot);
@@ -218,8 +222,7 @@ public sealed partial class TransferEngine
         DesignationBitmap bitmap = _bitmaps[candidate.RamBlock];
         bitmap.Clear(candidate.FirstPage, pages);
         nint first = block.Address + (nint)(candidate.FirstPage << _pageShift);
-        int stillZero = _zeroScan!.LeadingRun(first, pages, block.PrivateAnonymous, out bool zero);
-        int zeroPages = zero ? stillZero : 0;
+        int zeroPages = _zeroScan!.ZeroPrefix(first, pages, block.PrivateAnonymous);
         for (long page = candidate.FirstPage + zeroPages; page < candidate.FirstPage + pages; page++)
         {
             bitmap.Designate(page);
@@ -244,14 +247,14 @@ public sealed partial class TransferEngine
         int slot = _freeSlots.Pop();
         _inFlight[slot] = new InFlightWrite(null, ramBlock, firstPage, bytes);
         _zeroSlots.Add(slot);
-        _counters.WritePosted();
+        _counters.WritePosted(bytes);
         try
         {
             _fabric.PostZero(ramBlock, firstPage << _pageShift, bytes, (ulong)slot);
         }
         catch
         {
-            _counters.ZeroCompleted(pages, succeeded: false);
+            _counters.ZeroCompleted(pages, bytes, succeeded: false);
             _inFlight[slot] = default;
             _zeroSlots.Remove(slot);
             _freeSlots.Push(slot);
@@ -309,7 +312,7 @@ public sealed partial class TransferEngine
                 else
                 {
                     _zeroSlots.Remove(slot);
-                    _counters.ZeroCompleted(write.Bytes >> _pageShift, completion.Succeeded);
+                    _counters.ZeroCompleted(write.Bytes >> _pageShift, write.Bytes, completion.Succeeded);
                 }
                 if (!completion.Succeeded && firstError is null)
                 {

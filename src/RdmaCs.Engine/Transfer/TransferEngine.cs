@@ -178,6 +178,35 @@ public sealed partial class TransferEngine : IDisposable
         }
     }
 
+    /// <summary>Bytes designated or in flight (handed to the engine, not landed yet); any thread, racy but close.</summary>
+    public long BacklogBytes => (_bitmaps.Sum(bitmap => bitmap.CountDesignated()) << _pageShift) + _counters.BytesInFlight;
+
+    /// <summary>
+    /// Returns once at most <paramref name="bytes"/> are designated or in flight: the flow control of a round that does
+    /// not wait for every page (the caller counts the backlog as pending memory instead). Throws as a flush would: the
+    /// engine failed, <paramref name="timeout"/> passed, or <paramref name="cancel"/> fired.
+    /// </summary>
+    public void WaitForBacklog(long bytes, TimeSpan timeout, CancellationToken cancel = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        while (BacklogBytes > bytes)
+        {
+            if (_failure is { } failure)
+            {
+                throw Failed(failure);
+            }
+            cancel.ThrowIfCancellationRequested();
+            if (Environment.TickCount64 > deadline)
+            {
+                throw new TimeoutException(
+                    $"the backlog did not fall to {ByteSize.FormatApproximate(bytes)} within {timeout.TotalSeconds:0.###} s ({DescribeBacklog()})");
+            }
+            // Polled: the worker need not know who waits, and a millisecond is short beside the round it paces.
+            cancel.WaitHandle.WaitOne(1);
+        }
+    }
+
     /// <summary>A consistent-enough snapshot of the statistics; cheap, any thread, any time.</summary>
     public EngineStatistics Statistics => new()
     {
@@ -197,6 +226,8 @@ public sealed partial class TransferEngine : IDisposable
         Flushes = _counters.Flushes,
         ZeroPages = _counters.ZeroPages,
         ZeroRanges = _counters.ZeroRanges,
+        BacklogBytes = BacklogBytes,
+        LandedBytes = _counters.BytesWritten + (_counters.ZeroPages << _pageShift),
         Failure = _failure?.Message,
     };
 

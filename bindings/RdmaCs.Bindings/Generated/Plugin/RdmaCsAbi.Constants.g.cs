@@ -11,9 +11,9 @@ public static partial class RdmaCsAbi
     /// <summary>From rdma-cs-plugin.h:23.</summary>
     public const uint RDMA_CS_ABI_MAJOR = 0x1U;
     /// <summary>From rdma-cs-plugin.h:24.</summary>
-    public const uint RDMA_CS_ABI_MINOR = 0x1U;
+    public const uint RDMA_CS_ABI_MINOR = 0x2U;
     /// <summary>From rdma-cs-plugin.h:25.</summary>
-    public const uint RDMA_CS_ABI_VERSION = 0x10001U;
+    public const uint RDMA_CS_ABI_VERSION = 0x10002U;
     /// <summary>From rdma-cs-plugin.h:34.</summary>
     public const int RDMA_CS_AGAIN = 2;
     /// <summary>From rdma-cs-plugin.h:63.</summary>

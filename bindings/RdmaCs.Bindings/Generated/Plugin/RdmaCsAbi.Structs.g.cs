@@ -50,7 +50,7 @@ public unsafe partial struct rdma_cs_host_api
     [FieldOffset(24)] public delegate* unmanaged<void*, int> should_abort;
 }
 
-/// <summary><c>struct rdma_cs_plugin_ops</c>, from rdma-cs-plugin.h:127.</summary>
+/// <summary><c>struct rdma_cs_plugin_ops</c>, from rdma-cs-plugin.h:130.</summary>
 [CName("struct rdma_cs_plugin_ops")]
 [StructLayout(LayoutKind.Explicit, Size = 120)]
 public unsafe partial struct rdma_cs_plugin_ops
@@ -75,7 +75,7 @@ public unsafe partial struct rdma_cs_plugin_ops
 
 /// <summary><c>struct rdma_cs_stats</c>, from rdma-cs-plugin.h:108.</summary>
 [CName("struct rdma_cs_stats")]
-[StructLayout(LayoutKind.Explicit, Size = 120)]
+[StructLayout(LayoutKind.Explicit, Size = 136)]
 public unsafe partial struct rdma_cs_stats
 {
     [FieldOffset(0)] public uint struct_size;
@@ -94,4 +94,6 @@ public unsafe partial struct rdma_cs_stats
     [FieldOffset(96)] public ulong budget_wait_ns;
     [FieldOffset(104)] public ulong pages_received;
     [FieldOffset(112)] public ulong zero_pages;
+    [FieldOffset(120)] public ulong backlog_bytes;
+    [FieldOffset(128)] public ulong landed_bytes;
 }

@@ -21,8 +21,8 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
     /// <summary>The completion context of a fence read; engine contexts are small slot numbers.</summary>
     private const ulong FenceContext = ulong.MaxValue;
 
-    /// <summary>Marks the fence read that goes before a zero range; the low bits are the range's id.</summary>
-    private const ulong ZeroFenceFlag = 1UL << 62;
+    /// <summary>The completion context of the fence read that goes before a batch of zero ranges.</summary>
+    private const ulong ZeroFenceContext = ulong.MaxValue - 1;
 
     private readonly FabricDomain _domain;
     private readonly FabricEndpoint _endpoint;
@@ -43,25 +43,36 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
     private FabricMemoryRegion? _fenceRegion;
     private readonly object _fenceLock = new();
 
-    private readonly ZeroRangeSender? _sendZeroRange;
+    private readonly ZeroRangeSender? _sendZeroRanges;
     private readonly RemoteBlock? _fenceTarget;
-    private readonly ConcurrentDictionary<long, (int Block, long Offset, long Length, ulong Context)> _zeroRanges = new();
+    private readonly ConcurrentDictionary<long, ZeroRange> _zeroRanges = new();
     private long _nextZeroId;
+    private long _lastZeroIdSent;             // ids are sent in ascending order: none above this was
+    private readonly object _zeroLock = new();
+    private List<ZeroRange> _unfenced = [];   // posted since the zero fence in flight was posted (guarded by _zeroLock)
+    private List<ZeroRange>? _fenced;         // behind the zero fence in flight; null when none is (guarded by _zeroLock)
+    private bool _zeroFenceDue;               // progress thread: _fenced waits for its fence to be posted (the queue was full)
 
-    /// <summary>Sends a zero range to the destination over the control connection (which acknowledges it by id).</summary>
-    public delegate void ZeroRangeSender(long id, int ramBlock, long offset, long length);
+    /// <summary>A zero range: its id (ascending), where it lies at the destination, and the engine's completion context.</summary>
+    public readonly record struct ZeroRange(long Id, int Block, long Offset, long Length, ulong Context);
+
+    /// <summary>
+    /// Sends zero ranges to the destination over the control connection, in one go; the destination acknowledges them
+    /// by id, an acknowledgement covering every range up to its id.
+    /// </summary>
+    public delegate void ZeroRangeSender(IReadOnlyList<ZeroRange> ranges);
 
     /// <param name="fenceTarget">What the fence reads from: a buffer the destination exposes for remote reads (its RAM
     /// blocks it exposes for writes only); null: no fences, and so no zero ranges either.</param>
-    /// <param name="sendZeroRange">How <see cref="PostZero"/> reaches the destination; null: zero ranges are refused.</param>
+    /// <param name="sendZeroRanges">How <see cref="PostZero"/> reaches the destination; null: zero ranges are refused.</param>
     public LibFabricFabric(FabricDomain domain, FabricEndpoint endpoint, IReadOnlyList<RemoteBlock> remote, RemoteBlock? fenceTarget = null,
-        ZeroRangeSender? sendZeroRange = null)
+        ZeroRangeSender? sendZeroRanges = null)
     {
         _domain = domain;
         _endpoint = endpoint;
         _remote = [.. remote];
         _fenceTarget = fenceTarget;
-        _sendZeroRange = sendZeroRange;
+        _sendZeroRanges = sendZeroRanges;
         string provider = domain.Info.Provider.Split(';')[0];
         RegistrationPins = !SoftwareProviders.Contains(provider);
         Name = domain.Info.Provider;
@@ -98,19 +109,51 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
 
     /// <summary>
     /// A zero range travels on the control connection, so it must not overtake the writes before it: it goes out once a
-    /// fence read posted after them has completed (see <see cref="Fence"/>), from the progress thread. The destination's
-    /// acknowledgement, through <see cref="CompleteZeroRange"/>, completes it.
+    /// fence read posted after them has completed (see <see cref="Fence"/>). Ranges posted while such a fence is in flight
+    /// wait for the next one together, so that a guest with many small zero runs pays one fence and one message per
+    /// batch, not per range. The destination's acknowledgement, through <see cref="CompleteZeroRanges"/>, completes them.
     /// </summary>
     public void PostZero(int ramBlock, long remoteOffset, long length, ulong context)
     {
-        if (_sendZeroRange is null)
+        if (_sendZeroRanges is null)
         {
             throw new FabricException("this fabric has no control connection to send zero ranges over");
         }
         Target("zero range", ramBlock, remoteOffset, length);
-        long id = Interlocked.Increment(ref _nextZeroId);
-        _zeroRanges[id] = (ramBlock, remoteOffset, length, context);
-        PostFenceRead(ZeroFenceFlag | (ulong)id, SendQueueTimeout);
+        var range = new ZeroRange(Interlocked.Increment(ref _nextZeroId), ramBlock, remoteOffset, length, context);
+        _zeroRanges[range.Id] = range;
+        List<ZeroRange> batch;
+        lock (_zeroLock)
+        {
+            _unfenced.Add(range);
+            if (_fenced is not null)
+            {
+                return; // the fence in flight's completion posts the next one, after this range
+            }
+            batch = TakeUnfenced();
+        }
+        try
+        {
+            PostFenceRead(ZeroFenceContext, SendQueueTimeout);
+        }
+        catch
+        {
+            lock (_zeroLock)
+            {
+                _fenced = null;
+            }
+            _zeroRanges.TryRemove(range.Id, out _);
+            throw; // the engine undoes this range; the batch held only it
+        }
+    }
+
+    /// <summary>Moves the unfenced ranges behind a fence about to be posted. Under <see cref="_zeroLock"/>.</summary>
+    private List<ZeroRange> TakeUnfenced()
+    {
+        List<ZeroRange> batch = _unfenced;
+        _unfenced = [];
+        _fenced = batch;
+        return batch;
     }
 
     /// <summary>The destination block [remoteOffset, + length) lies in, checked; and whether the fabric can still post.</summary>
@@ -131,14 +174,29 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
         return _remote[ramBlock];
     }
 
-    /// <summary>The destination has cleared zero range <paramref name="id"/>; unknown ids are the peer's error.</summary>
-    public void CompleteZeroRange(long id)
+    /// <summary>
+    /// The destination has cleared every zero range up to <paramref name="id"/> (it acknowledges them in order, several
+    /// at once); an acknowledgement that covers no pending range is the peer's error.
+    /// </summary>
+    public void CompleteZeroRanges(long id)
     {
-        if (!_zeroRanges.TryRemove(id, out var range))
+        if (id > Volatile.Read(ref _lastZeroIdSent))
         {
-            throw new FabricException($"the destination acknowledged zero range {id}, which is not pending");
+            throw new FabricException($"the destination acknowledged zero ranges up to {id}, but only {Volatile.Read(ref _lastZeroIdSent)} were sent");
         }
-        Complete(new FabricCompletion(range.Context));
+        int completed = 0;
+        foreach (long pending in _zeroRanges.Keys)
+        {
+            if (pending <= id && _zeroRanges.TryRemove(pending, out ZeroRange range))
+            {
+                Complete(new FabricCompletion(range.Context));
+                completed++;
+            }
+        }
+        if (completed == 0)
+        {
+            throw new FabricException($"the destination acknowledged zero ranges up to {id}, none of which is pending");
+        }
     }
 
     /// <summary>Fails every zero range still waiting (the control connection is gone): their completions say why.</summary>
@@ -146,7 +204,7 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
     {
         foreach (long id in _zeroRanges.Keys)
         {
-            if (_zeroRanges.TryRemove(id, out var range))
+            if (_zeroRanges.TryRemove(id, out ZeroRange range))
             {
                 Complete(new FabricCompletion(range.Context, -104, reason)); // ECONNRESET
             }
@@ -159,25 +217,84 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
         Volatile.Read(ref _completionCallback)?.Invoke();
     }
 
-    /// <summary>The fence read behind a zero range completed: send the range, or fail it.</summary>
+    /// <summary>
+    /// The fence read behind a batch of zero ranges completed (progress thread): send the batch, or fail it; then post
+    /// the fence for the ranges that came meanwhile.
+    /// </summary>
     private void ZeroFenceCompleted(FabricCompletion fence)
     {
-        long id = (long)(fence.Context & ~ZeroFenceFlag);
-        if (!_zeroRanges.TryGetValue(id, out var range))
+        List<ZeroRange> batch;
+        lock (_zeroLock)
         {
-            return; // failed already
+            batch = _fenced!;
+            _fenced = null;
+        }
+        SendOrFail(batch, fence.Succeeded ? null : new FabricException($"the fence read before zero ranges failed: {fence.Message}", fence.Error));
+
+        lock (_zeroLock)
+        {
+            // The worker may have posted a fence for them meanwhile (it found none in flight): that one's completion
+            // sends them, and any that come after.
+            if (_unfenced.Count == 0 || _fenced is not null)
+            {
+                return;
+            }
+            TakeUnfenced();
+        }
+        _zeroFenceDue = true;
+        PostDueZeroFence();
+    }
+
+    /// <summary>Progress thread: posts the fence a batch of zero ranges waits for, once the send queue has room.</summary>
+    private void PostDueZeroFence()
+    {
+        try
+        {
+            if (TryPostZeroFence())
+            {
+                _zeroFenceDue = false;
+            }
+        }
+        catch (Exception e)
+        {
+            _zeroFenceDue = false;
+            List<ZeroRange> stranded;
+            lock (_zeroLock)
+            {
+                stranded = [.. _fenced ?? [], .. _unfenced]; // nothing will fence these
+                _fenced = null;
+                _unfenced = [];
+            }
+            SendOrFail(stranded, e);
+        }
+    }
+
+    /// <summary>Sends the ranges still pending of <paramref name="batch"/>, or, with <paramref name="failure"/>, fails them.</summary>
+    private void SendOrFail(List<ZeroRange> batch, Exception? failure)
+    {
+        batch.RemoveAll(range => !_zeroRanges.ContainsKey(range.Id)); // failed already
+        if (batch.Count == 0)
+        {
+            return;
         }
         try
         {
-            if (!fence.Succeeded)
+            if (failure is not null)
             {
-                throw new FabricException($"the fence read before a zero range failed: {fence.Message}", fence.Error);
+                throw failure;
             }
-            _sendZeroRange!(id, range.Block, range.Offset, range.Length);
+            Volatile.Write(ref _lastZeroIdSent, batch[^1].Id); // before: the acknowledgement may come before Send returns
+            _sendZeroRanges!(batch);
         }
-        catch (Exception e) when (_zeroRanges.TryRemove(id, out _))
+        catch (Exception e)
         {
-            Complete(new FabricCompletion(range.Context, e is FabricException f && f.Error != 0 ? f.Error : -104, e.Message));
+            foreach (ZeroRange range in batch)
+            {
+                if (_zeroRanges.TryRemove(range.Id, out _))
+                {
+                    Complete(new FabricCompletion(range.Context, e is FabricException f && f.Error != 0 ? f.Error : -104, e.Message));
+                }
+            }
         }
     }
 
@@ -242,7 +359,33 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
     }
 
     /// <summary>Reads 8 bytes of the destination's fence target back; ordered behind every write posted before it.</summary>
-    private void PostFenceRead(ulong context, TimeSpan timeout)
+    private void PostFenceRead(ulong context, TimeSpan timeout) => Post(FenceRead(context), timeout);
+
+    /// <summary>
+    /// Progress thread: posts the fence of zero ranges if the send queue has room now. It must not wait for room as
+    /// <see cref="Post"/> does: only this thread makes room. False: the queue is full; try again after reaping.
+    /// </summary>
+    private bool TryPostZeroFence()
+    {
+        Func<bool> tryRead = FenceRead(ZeroFenceContext);
+        Interlocked.Increment(ref _writesInFlight);
+        bool posted = false;
+        try
+        {
+            posted = tryRead();
+            return posted;
+        }
+        finally
+        {
+            if (!posted)
+            {
+                Interlocked.Decrement(ref _writesInFlight);
+            }
+        }
+    }
+
+    /// <summary>What posts one fence read: 8 bytes of the destination's fence target, into a buffer of this side's.</summary>
+    private Func<bool> FenceRead(ulong context)
     {
         RemoteBlock target = _fenceTarget ?? throw new FabricException("this fabric was given no fence target: it cannot fence");
         lock (_fenceLock)
@@ -254,7 +397,8 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
             }
         }
         FabricMemoryRegion region = _fenceRegion!;
-        Post(() => _endpoint.TryRead(_fenceBuffer!.Address, 8, region.Descriptor, target.BaseAddress, target.Key, context), timeout);
+        nint buffer = _fenceBuffer!.Address;
+        return () => _endpoint.TryRead(buffer, 8, region.Descriptor, target.BaseAddress, target.Key, context);
     }
 
     public int PollCompletions(Span<FabricCompletion> completions)
@@ -310,6 +454,10 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
                     _writesPosted.Reset();
                     continue;
                 }
+                if (_zeroFenceDue)
+                {
+                    PostDueZeroFence();
+                }
                 int count = _endpoint.ReadCompletions(completions);
                 if (count == 0)
                 {
@@ -325,7 +473,7 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
                         _fenceDone.Release();
                         continue;
                     }
-                    if ((completions[i].Context & ZeroFenceFlag) != 0)
+                    if (completions[i].Context == ZeroFenceContext)
                     {
                         ZeroFenceCompleted(completions[i]);
                         continue;
