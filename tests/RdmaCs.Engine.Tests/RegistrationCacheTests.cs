@@ -65,7 +65,8 @@ public class RegistrationCacheTests
     [Fact]
     public void A_lone_dirty_page_is_registered_with_the_free_rest_of_its_chunk_so_its_neighbours_hit_the_cache()
     {
-        var options = new EngineOptions { BudgetBytes = 64 << 10, MaxBlockBytes = 16 << 10 };
+        // No bridging of gaps: pages 4 and 7 below are two writes, each a cache hit.
+        var options = new EngineOptions { BudgetBytes = 64 << 10, MaxBlockBytes = 16 << 10, MaxGapPages = 0 };
         using var harness = new TransferHarness(options, [1 << 20]);
         harness.Modify(0, 5, version: 1);
         harness.Engine.Flush(1, Timeout);
@@ -77,6 +78,46 @@ public class RegistrationCacheTests
         harness.Engine.Flush(2, Timeout);
         Assert.Equal(1, harness.Engine.Statistics.Registrations);
         Assert.Equal(2, harness.Engine.Statistics.CacheHits);
+        harness.AssertDestinationEqualsSource();
+        harness.AssertFabricClean();
+        harness.DisposeEngineAndAssertNothingPinned();
+    }
+
+    [Fact]
+    public void Scattered_dirty_pages_of_a_chunk_go_in_one_write_across_short_gaps()
+    {
+        // A guest writing at random leaves dirty pages a few clean pages apart: one write carries them all, clean pages
+        // between included (their current content is what the destination must hold anyway). A gap longer than
+        // MaxGapPages is not bridged.
+        var options = new EngineOptions { BudgetBytes = 256 << 10, MaxBlockBytes = 64 << 10, MaxGapPages = 3 };
+        using var harness = new TransferHarness(options, [1 << 20]);
+        harness.FillAll(1);
+        harness.Engine.DesignateRange(0, 0, 1 << 20);
+        harness.Engine.Flush(1, Timeout);
+        long writesBefore = harness.Engine.Statistics.BlocksWritten;
+        for (long page = 0; page < 16; page++)
+        {
+            harness.SourcePage(0, page)[0] ^= 0xff; // every page changes; only some are handed over yet
+        }
+        foreach (long page in new long[] { 0, 2, 5, 9 }) // gaps of 1, 2 and 3 pages
+        {
+            harness.Engine.DesignatePage(0, page);
+        }
+        harness.Engine.DesignatePage(0, 14); // a gap of 4: its own write
+
+        harness.Engine.Flush(2, Timeout);
+
+        Assert.Equal(2, harness.Engine.Statistics.BlocksWritten - writesBefore);
+        for (long page = 0; page <= 9; page++)
+        {
+            Assert.True(harness.SourcePage(0, page).SequenceEqual(harness.DestinationPage(0, page)), $"page {page} was not carried");
+        }
+        Assert.False(harness.SourcePage(0, 11).SequenceEqual(harness.DestinationPage(0, 11)), "page 11 lies past the bridged gaps");
+        foreach (long page in new long[] { 10, 11, 12, 13, 15 })
+        {
+            harness.Engine.DesignatePage(0, page); // QEMU hands the rest over later
+        }
+        harness.Engine.Flush(3, Timeout);
         harness.AssertDestinationEqualsSource();
         harness.AssertFabricClean();
         harness.DisposeEngineAndAssertNothingPinned();

@@ -27,7 +27,7 @@ internal static class TransferBenchmark
     public sealed record Settings(long SizeBytes, long BudgetBytes, long MaxBlockBytes, string Provider, TransferPattern Pattern, int Repeat, bool Json, FileInfo? Plot);
 
     public sealed record Run(string Kind, TimeSpan Time, bool Verified, long PeakLockedBytes, long PeakPinnedBytes,
-        IReadOnlyList<(TimeSpan At, long Bytes)> Locked, IReadOnlyList<(TimeSpan At, long Bytes)> Sent)
+        IReadOnlyList<(TimeSpan At, long Bytes)> Locked, IReadOnlyList<(TimeSpan At, long Bytes)> Sent, EngineStatistics? Engine = null)
     {
         public double Gbps(long size) => size / Time.TotalSeconds / 1e9;
     }
@@ -92,6 +92,14 @@ internal static class TransferBenchmark
             ["covered_gbps"] = Report.Round(patternCovered),
             ["vs_contiguous"] = Report.Round(patternCovered / contiguousCovered),
             ["pattern_peak_pinned_bytes"] = patterned.PeakPinnedBytes,
+            ["pattern_engine"] = patterned.Engine is { } engine
+                ? new JsonObject
+                {
+                    ["writes"] = engine.BlocksWritten, ["registrations"] = engine.Registrations, ["cache_hits"] = engine.CacheHits,
+                    ["zero_ranges"] = engine.ZeroRanges, ["zero_pages"] = engine.ZeroPages,
+                    ["budget_wait_ms"] = Report.Round(engine.BudgetWait.TotalMilliseconds),
+                }
+                : null,
             ["peak_pinned_bytes"] = budgeted.PeakPinnedBytes,
             ["peak_vmlck_bytes"] = runs.Where(run => run.Kind is "budgeted" || run.Kind == patternKind).Max(run => run.PeakLockedBytes),
             ["pin_all_peak_vmlck_bytes"] = pinAll.PeakLockedBytes,
@@ -253,7 +261,7 @@ internal static class TransferBenchmark
         locked.Dispose();
         lock (sent)
         {
-            return new Run(pattern.Name(), time, verified, locked.PeakBytes, statistics.PeakPinnedBytes, locked.Samples, [.. sent]);
+            return new Run(pattern.Name(), time, verified, locked.PeakBytes, statistics.PeakPinnedBytes, locked.Samples, [.. sent], statistics);
         }
     }
 }

@@ -46,6 +46,13 @@ public sealed record EngineOptions
     /// </summary>
     public int MinZeroRangePages { get; init; } = 16;
 
+    /// <summary>
+    /// Most clean pages one write may carry across to reach the next designated run in the same registration: a
+    /// write costs the provider about as much as a few pages of bandwidth, so scattered dirty pages (a guest writing
+    /// at random) go in fewer, longer writes. A clean page's current content is never wrong to send. 0: never.
+    /// </summary>
+    public int MaxGapPages { get; init; } = 4;
+
     /// <summary>How long a failing engine waits for posted writes to complete before it deregisters regardless.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
@@ -80,6 +87,10 @@ public sealed record EngineOptions
         if (MaxBlockBytes / PageSize > int.MaxValue)
         {
             throw new EngineConfigurationException($"max block {ByteSize.Format(MaxBlockBytes)} is too large");
+        }
+        if (MaxGapPages < 0)
+        {
+            throw new EngineConfigurationException($"the longest gap a write bridges cannot be negative ({MaxGapPages} pages)");
         }
         if (MinZeroRangePages < 1)
         {

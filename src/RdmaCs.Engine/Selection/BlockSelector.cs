@@ -8,7 +8,9 @@ namespace RdmaCs.Selection;
 /// <param name="FirstPage">First page of the run; designated.</param>
 /// <param name="Pages">Designated pages from <paramref name="FirstPage"/> on, within one chunk and one registration.</param>
 /// <param name="Covering">The live registration that already contains the run, if any (no new pinning needed).</param>
-internal readonly record struct Candidate(int RamBlock, long FirstPage, int Pages, RegisteredRun? Covering);
+/// <param name="Limit">Where a write from <paramref name="FirstPage"/> must end at the latest (exclusive): the chunk's end,
+/// the next live registration's start, or the covering registration's end.</param>
+internal readonly record struct Candidate(int RamBlock, long FirstPage, int Pages, RegisteredRun? Covering, long Limit);
 
 /// <summary>
 /// Picks what to write next, asynchronously to designation: first designated pages inside recently used
@@ -91,7 +93,7 @@ internal sealed class BlockSelector(DesignationBitmap[] bitmaps, Registrar regis
             if (found >= 0)
             {
                 int pages = bitmap.CountRun(found, (int)(registration.EndPage - found));
-                candidate = new Candidate(registration.RamBlock, found, pages, registration);
+                candidate = new Candidate(registration.RamBlock, found, pages, registration, registration.EndPage);
                 return true;
             }
         }
@@ -114,6 +116,6 @@ internal sealed class BlockSelector(DesignationBitmap[] bitmaps, Registrar regis
             // A new registration must stop where a live one starts: live registrations never overlap.
             limit = registrar.NextRegisteredPage(block, page, chunkEnd);
         }
-        return new Candidate(block, page, bitmap.CountRun(page, (int)(limit - page)), covering);
+        return new Candidate(block, page, bitmap.CountRun(page, (int)(limit - page)), covering, limit);
     }
 }

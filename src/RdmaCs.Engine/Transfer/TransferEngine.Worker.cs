@@ -141,12 +141,7 @@ public sealed partial class TransferEngine
         int wanted = candidate.Pages;
         if (_zeroScan is not null)
         {
-            RamBlock block = _ramBlocks[candidate.RamBlock];
-            nint first = block.Address + (nint)(candidate.FirstPage << _pageShift);
-            // A zero stretch may run on past the candidate, which stops at a chunk's end: look along the designated run
-            // beyond it, so that a long stretch across a chunk boundary is seen as one (and is not written as data).
-            int lookahead = Math.Max(candidate.Pages, _bitmaps[candidate.RamBlock].CountRun(candidate.FirstPage, ZeroPageScan.PagesPerLookup));
-            int run = _zeroScan.LeadingRun(first, lookahead, block.PrivateAnonymous, _options.MinZeroRangePages, out bool zero);
+            int run = LeadingRun(candidate.RamBlock, candidate.FirstPage, candidate.Pages, out bool zero);
             if (zero)
             {
                 PostZeroPages(candidate, run); // zero ranges pin nothing: they need not stop where the chunk does
@@ -154,6 +149,7 @@ public sealed partial class TransferEngine
             }
             wanted = Math.Min(run, candidate.Pages);
         }
+        wanted = BridgeGaps(candidate, wanted);
         // A write may not overtake the clearing of a zero range over the same pages (it would be cleared), nor, where
         // the fabric does not keep writes in order, another write to the same pages (the older could land last).
         if (OverlapsInFlight(candidate.RamBlock, candidate.FirstPage, wanted, writesToo: !_fabric.OrdersWrites))
@@ -180,6 +176,51 @@ public sealed partial class TransferEngine
         PostWrite(registration, candidate.RamBlock, candidate.FirstPage, pages);
         _selector.Advance(candidate, pages);
         return PostOutcome.Posted;
+    }
+
+    /// <summary>
+    /// How the designated pages from <paramref name="firstPage"/> begin: a zero range (<paramref name="zero"/>), or a data
+    /// run of the length returned. A zero stretch may run on past the <paramref name="pages"/> designated pages the caller
+    /// may write (a chunk's end stops those), so the look goes along the designated run beyond them: a long stretch across
+    /// a chunk boundary is one zero range, not two short stretches written as data. Zero ranges pin nothing, so they
+    /// need not stop where a chunk does.
+    /// </summary>
+    private int LeadingRun(int ramBlock, long firstPage, int pages, out bool zero)
+    {
+        RamBlock block = _ramBlocks[ramBlock];
+        int lookahead = Math.Max(pages, _bitmaps[ramBlock].CountRun(firstPage, ZeroPageScan.PagesPerLookup));
+        return _zeroScan!.LeadingRun(block.Address + (nint)(firstPage << _pageShift), lookahead, block.PrivateAnonymous,
+            _options.MinZeroRangePages, out zero);
+    }
+
+    /// <summary>
+    /// Extends a data run of <paramref name="pages"/> pages from the candidate's first across gaps of at most
+    /// <see cref="EngineOptions.MaxGapPages"/> clean pages to the designated data runs after them, within the candidate's
+    /// limit; never into pages that should go as a zero range.
+    /// </summary>
+    private int BridgeGaps(in Candidate candidate, int pages)
+    {
+        DesignationBitmap bitmap = _bitmaps[candidate.RamBlock];
+        while (_options.MaxGapPages > 0)
+        {
+            long end = candidate.FirstPage + pages;
+            long next = bitmap.FindNext(end, Math.Min(end + _options.MaxGapPages + 1, candidate.Limit));
+            if (next < 0)
+            {
+                return pages;
+            }
+            int run = bitmap.CountRun(next, (int)Math.Min(candidate.Limit - next, int.MaxValue));
+            if (_zeroScan is not null)
+            {
+                run = Math.Min(run, LeadingRun(candidate.RamBlock, next, run, out bool zero));
+                if (zero)
+                {
+                    return pages;
+                }
+            }
+            pages = (int)(next + run - candidate.FirstPage);
+        }
+        return pages;
     }
 
     private void PostWrite(RegisteredRun registration, int ramBlock, long firstPage, int pages)
