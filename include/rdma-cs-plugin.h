@@ -123,8 +123,8 @@ typedef struct rdma_cs_stats {
     uint64_t pages_received;    /* src_save_page calls accepted */
     uint64_t zero_pages;        /* pages sent as zero ranges, not written */
     /* ---- 1.2 ---- */
-    uint64_t backlog_bytes;     /* handed over, not landed yet (queued or in flight) */
-    uint64_t landed_bytes;      /* landed at the destination: written or cleared */
+    uint64_t backlog_bytes;     /* handed over, not landed yet */
+    uint64_t landed_bytes;      /* written or cleared at the destination */
 } rdma_cs_stats;
 
 typedef struct rdma_cs_plugin_ops {

@@ -17,7 +17,7 @@ internal static class QemuBenchmark
 
     public static int Run(Settings settings)
     {
-        if (!QemuBuild.Ensure("bench qemu"))
+        if (!QemuBuild.Ensure("bench qemu", settings.Guest))
         {
             return 1;
         }

@@ -7,10 +7,21 @@ namespace RdmaCs.Cli.Qemu;
 /// <summary>Builds the plugin, the patched QEMU and libvirt with the repository's scripts when they are not built yet.</summary>
 internal static class QemuBuild
 {
-    /// <summary>False (after saying why on stderr) when a build script failed.</summary>
-    public static bool Ensure(string command)
+    /// <summary>
+    /// False (after saying why on stderr) when a build script failed. With <paramref name="guest"/> the Linux guest, its
+    /// kernel is fetched too.
+    /// </summary>
+    public static bool Ensure(string command, GuestImage? guest = null)
     {
-        if (!File.Exists(QemuPaths.Plugin) || !File.Exists(QemuPaths.Guest))
+        if (guest is LinuxGuest && !File.Exists(QemuPaths.LinuxKernel))
+        {
+            Console.Error.WriteLine($"rdmacs {command}: fetching the Linux guest's kernel (scripts/fetch-linux-kernel.sh, a 70 MB download)...");
+            if (!RunScript("fetch-linux-kernel.sh"))
+            {
+                return false;
+            }
+        }
+        if (!File.Exists(QemuPaths.Plugin) || !File.Exists(QemuPaths.Guest) || !File.Exists(QemuPaths.MemcheckInit))
         {
             Console.Error.WriteLine($"rdmacs {command}: building the plugin (scripts/build-native.sh, about a minute)...");
             if (!RunScript("build-native.sh"))

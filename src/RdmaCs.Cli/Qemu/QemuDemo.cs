@@ -15,7 +15,7 @@ internal static class QemuDemo
 
     public static int Run(Settings settings)
     {
-        if (!QemuBuild.Ensure("demo"))
+        if (!QemuBuild.Ensure("demo", settings.Guest))
         {
             return 1;
         }
