@@ -154,13 +154,16 @@ public sealed partial class LibvirtHost : IDisposable
     }
 
     /// <summary>Defines and starts <paramref name="domain"/>.</summary>
-    public void StartDomain(PageWriterDomain domain)
+    public void StartDomain(TestDomain domain)
     {
         string file = Path.Combine(ScratchFolder, $"{domain.Name}.xml");
         File.WriteAllText(file, domain.Xml);
         VirshOrThrow("define", file);
         VirshOrThrow("start", domain.Name);
     }
+
+    /// <summary>Where this host's QEMU writes the serial console of <paramref name="domain"/> (a <see cref="LinuxDomain"/>).</summary>
+    public string ConsoleLog(string domain) => Path.Combine(Folder, "lib/rdmacs", $"{domain}.console");
 
     /// <summary>The state virsh reports ("running", "paused", "shut off"), or null when the host has no such domain.</summary>
     public string? DomainState(string domain)
@@ -180,10 +183,10 @@ public sealed partial class LibvirtHost : IDisposable
     }
 
     /// <summary>
-    /// The page-writer guest of a running domain, through the QMP socket of its own that <see cref="PageWriterDomain"/>
-    /// gives QEMU beside libvirt's monitor.
+    /// The guest of a running domain, through the QMP socket of its own that <see cref="TestDomain"/> gives QEMU beside
+    /// libvirt's monitor.
     /// </summary>
-    public GuestMonitor Monitor(PageWriterDomain domain)
+    public GuestMonitor Monitor(TestDomain domain)
     {
         string socket = Path.Combine(Folder, "lib/rdmacs", $"{domain.Name}.qmp");
         var qmp = QmpClient.Connect(socket, TimeSpan.FromSeconds(30), () => QemuPid(domain.Name) is null ? $"{domain.Name} is not running on {Name}" : null);

@@ -29,7 +29,7 @@ public static class VirshMigration
     /// Whether to read the source's memory at the switchover: it holds the source paused while QEMU dumps it, which
     /// libvirt counts as downtime, so timings are only meaningful without it.
     /// </param>
-    public static VirshMigrationOutcome Run(LibvirtHost source, PageWriterDomain domain, IEnumerable<string> virshArguments, TimeSpan timeout,
+    public static VirshMigrationOutcome Run(LibvirtHost source, TestDomain domain, IEnumerable<string> virshArguments, TimeSpan timeout,
         Action<DomainJobInfo>? onProgress = null, bool captureSourceMemory = true)
     {
         int pid = source.QemuPid(domain.Name) ?? throw new InvalidOperationException($"{domain.Name} is not running on {source.Name}");

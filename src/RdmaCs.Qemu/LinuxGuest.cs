@@ -20,9 +20,12 @@ public sealed partial record LinuxGuest(long CheckedBytes, bool RandomOrder = fa
     public string CommandLine =>
         $"console=ttyS0 panic=-1 quiet rdinit=/init memcheck_mib={CheckedBytes >> 20}{(RandomOrder ? " memcheck_order=random" : "")}";
 
+    /// <summary>The initramfs (written first when missing or older than the program).</summary>
+    public string InitramfsPath => Initramfs.Ensure();
+
     public override IEnumerable<string> QemuArguments(string consoleLog) =>
     [
-        "-kernel", QemuPaths.LinuxKernel, "-initrd", Initramfs.Ensure(), "-append", CommandLine,
+        "-kernel", QemuPaths.LinuxKernel, "-initrd", InitramfsPath, "-append", CommandLine,
         "-chardev", $"file,id=console,path={consoleLog}", "-serial", "chardev:console",
     ];
 
@@ -33,12 +36,15 @@ public sealed partial record LinuxGuest(long CheckedBytes, bool RandomOrder = fa
         $"Linux, checking {CheckedBytes >> 20} MiB{(RandomOrder ? " in random order" : "")}";
 
     /// <summary>What the guest has said on <paramref name="machine"/>'s console so far.</summary>
-    public static GuestReport Report(QemuMachine machine)
+    public static GuestReport Report(QemuMachine machine) => Report(machine.ConsoleLog);
+
+    /// <summary>What the guest has said so far on the console that goes to <paramref name="consoleLog"/>.</summary>
+    public static GuestReport Report(string consoleLog)
     {
         string text;
         try
         {
-            using var reader = new FileStream(machine.ConsoleLog, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            using var reader = new FileStream(consoleLog, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
             text = new StreamReader(reader).ReadToEnd();
         }
         catch (FileNotFoundException)
@@ -54,18 +60,22 @@ public sealed partial record LinuxGuest(long CheckedBytes, bool RandomOrder = fa
     /// Waits until <paramref name="machine"/>'s guest has reported <paramref name="sweeps"/> more sweeps than
     /// <paramref name="after"/> says (or any corruption); the report then, or null when <paramref name="timeout"/> passed.
     /// </summary>
-    public static GuestReport? WaitForSweeps(QemuMachine machine, int sweeps, TimeSpan timeout, GuestReport? after = null)
+    public static GuestReport? WaitForSweeps(QemuMachine machine, int sweeps, TimeSpan timeout, GuestReport? after = null) =>
+        WaitForSweeps(machine.ConsoleLog, sweeps, timeout, () => machine.HasExited, after);
+
+    /// <summary>As above, for a console in <paramref name="consoleLog"/>; <paramref name="gone"/> says when to stop waiting early.</summary>
+    public static GuestReport? WaitForSweeps(string consoleLog, int sweeps, TimeSpan timeout, Func<bool> gone, GuestReport? after = null)
     {
         int seen = after?.CleanSweeps.Count ?? 0;
         DateTime deadline = DateTime.UtcNow + timeout;
         while (true)
         {
-            GuestReport report = Report(machine);
+            GuestReport report = Report(consoleLog);
             if (report.Corruption.Count > 0 || report.CleanSweeps.Count >= seen + sweeps)
             {
                 return report;
             }
-            if (DateTime.UtcNow > deadline || machine.HasExited)
+            if (DateTime.UtcNow > deadline || gone())
             {
                 return null;
             }

@@ -61,6 +61,40 @@ public sealed class VirshMigrateTests(LibvirtHosts hosts)
             "--rdma-cs-budget", $"{budget >> 10}K"], budget, source: hosts.Unprivileged);
     }
 
+    /// <summary>
+    /// The Linux test guest (Debian's kernel, its init checking its own memory) as a domain booted from its kernel, migrated
+    /// live over rdma-cs and resumed on the destination: its check of every page stays clean there for two whole sweeps.
+    /// </summary>
+    [Fact]
+    public void A_Linux_guest_migrates_over_rdma_cs_and_its_own_check_stays_clean_on_the_destination()
+    {
+        var domain = new LinuxDomain("linux-rdma-cs", (128L << 20) + LinuxGuest.KernelBytes, new LinuxGuest(128L << 20));
+        TimeSpan sweeps = TimeSpan.FromMinutes(3);
+        hosts.Remove(domain.Name);
+        try
+        {
+            hosts.A.StartDomain(domain);
+            GuestReport? booted = LinuxGuest.WaitForSweeps(hosts.A.ConsoleLog(domain.Name), 1, sweeps, () => hosts.A.QemuPid(domain.Name) is null);
+            Assert.True(booted is { Corruption.Count: 0 }, $"the guest did not boot and check its memory:\n{LinuxGuest.Report(hosts.A.ConsoleLog(domain.Name)).Tail}\n{hosts.A.QemuLog(domain.Name)}");
+
+            VirshMigrationOutcome outcome = VirshMigration.Run(hosts.A, domain,
+                ["--live", "--p2p", "--listen-address", "127.0.0.1", "--transport", "rdma-cs", "--migrateuri", $"127.0.0.1:{MigrationSettings.FreePort()}",
+                    "--rdma-cs-budget", $"{BudgetBytes >> 20}", domain.Name, hosts.B.Uri],
+                MigrationTimeout, captureSourceMemory: false);
+
+            Assert.True(outcome.Virsh.Succeeded, $"virsh migrate: {outcome.Virsh}\nsource:\n{hosts.A.DaemonLog()}\ndestination:\n{hosts.B.DaemonLog()}\n{hosts.B.QemuLog(domain.Name)}");
+            Assert.Equal("running", hosts.B.DomainState(domain.Name));
+            Assert.InRange(outcome.PeakLockedBytes, 1, BudgetBytes);
+            GuestReport? there = LinuxGuest.WaitForSweeps(hosts.B.ConsoleLog(domain.Name), 2, sweeps, () => hosts.B.QemuPid(domain.Name) is null);
+            Assert.True(there is not null, $"the guest did not finish two sweeps on the destination:\n{LinuxGuest.Report(hosts.B.ConsoleLog(domain.Name)).Tail}");
+            Assert.True(there.Corruption.Count == 0, $"the guest found its memory corrupted:\n{string.Join("\n", there.Corruption)}");
+        }
+        finally
+        {
+            hosts.Remove(domain.Name);
+        }
+    }
+
     /// <summary>Migrates <paramref name="domain"/> from A (or <paramref name="source"/>) to B, destination left paused, and checks all of it.</summary>
     private void MigrateAndVerify(PageWriterDomain domain, string[] transportArguments, long? budget = BudgetBytes, string? listenAddress = "127.0.0.1",
         LibvirtHost? source = null)
