@@ -138,6 +138,10 @@ public sealed class SourceSession : IDisposable
     /// </summary>
     public void PaceRound(long lowWater)
     {
+        if (_peerFailure is not null)
+        {
+            throw PeerFailure(); // a lost destination fails the round even when nothing is left to wait for
+        }
         try
         {
             Engine.WaitForBacklog(lowWater, _options.RoundTimeout, _peerGone.Token);

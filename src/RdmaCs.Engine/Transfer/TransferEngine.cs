@@ -190,11 +190,16 @@ public sealed partial class TransferEngine : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
-        while (BacklogBytes > bytes)
+        while (true)
         {
+            // A failed engine says so even when its backlog is small: the round must not look fine.
             if (_failure is { } failure)
             {
                 throw Failed(failure);
+            }
+            if (BacklogBytes <= bytes)
+            {
+                return;
             }
             cancel.ThrowIfCancellationRequested();
             if (Environment.TickCount64 > deadline)
