@@ -129,6 +129,10 @@ public sealed partial class TransferEngine
     /// </summary>
     private PostOutcome PostNext()
     {
+        if (HoldSelection)
+        {
+            return PostOutcome.NothingDesignated;
+        }
         if (!_selector.TrySelect(out Candidate candidate))
         {
             if (_sweeping)
@@ -281,6 +285,18 @@ public sealed partial class TransferEngine
     /// </summary>
     internal Action<int, long, int>? BeforeZeroPagesClaimed { get; set; }
 
+    /// <summary>
+    /// A test's way to hand over several scattered pages that the worker sees together: while set, it selects nothing
+    /// (and sleeps); a flush or designation after clearing it wakes the worker.
+    /// </summary>
+    internal bool HoldSelection
+    {
+        get => Volatile.Read(ref _holdSelection);
+        set => Volatile.Write(ref _holdSelection, value);
+    }
+
+    private bool _holdSelection;
+
     /// <summary>Asks the destination to clear pages whose designation is already cleared; no registration, no data sent.</summary>
     private void PostZeroRange(int ramBlock, long firstPage, int pages)
     {
@@ -429,7 +445,7 @@ public sealed partial class TransferEngine
     {
         _wake.Reset();
         Interlocked.Exchange(ref _sleeping, state);
-        if (_stopping || HasWork(state))
+        if (_stopping || (HasWork(state) && !HoldSelection))
         {
             Interlocked.Exchange(ref _sleeping, Awake);
             return;
