@@ -99,16 +99,14 @@ public class RegistrationCacheTests
         {
             harness.SourcePage(0, page)[0] ^= 0xff; // every page changes; only some are handed over yet
         }
-        // All handed over before the worker looks (as QEMU hands over a bitmap's worth), or it could write the first
-        // page before the next is designated.
-        harness.Engine.HoldSelection = true;
-        Thread.Sleep(20); // a selection already under way when the hold came finishes first
-        foreach (long page in new long[] { 0, 2, 5, 9 }) // gaps of 1, 2 and 3 pages
+        harness.DesignateTogether(engine =>
         {
-            harness.Engine.DesignatePage(0, page);
-        }
-        harness.Engine.DesignatePage(0, 14); // a gap of 4: its own write
-        harness.Engine.HoldSelection = false;
+            foreach (long page in new long[] { 0, 2, 5, 9 }) // gaps of 1, 2 and 3 pages
+            {
+                engine.DesignatePage(0, page);
+            }
+            engine.DesignatePage(0, 14); // a gap of 4: its own write
+        });
 
         harness.Engine.Flush(2, Timeout);
 

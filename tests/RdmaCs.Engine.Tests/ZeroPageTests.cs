@@ -36,11 +36,8 @@ public sealed class ZeroPageTests
                 harness.SourcePage(0, page).Clear();
             }
         }
-        // Designated at once, as QEMU hands over a bitmap's worth: a worker that sees half a stretch cannot know its length.
-        harness.Engine.HoldSelection = true;
-        Thread.Sleep(20);
-        harness.Engine.DesignateRange(0, 0, pages * PageSize);
-        harness.Engine.HoldSelection = false;
+        // A worker that saw half a stretch could not know its length.
+        harness.DesignateTogether(engine => engine.DesignateRange(0, 0, pages * PageSize));
 
         harness.Engine.Flush(1, Timeout);
 
@@ -74,10 +71,7 @@ public sealed class ZeroPageTests
                 PagePattern.Fill(harness.SourcePage(0, page), 0, page, 1);
             }
         }
-        harness.Engine.HoldSelection = true; // the worker sees the whole range at once (DesignateRange sets it bit by bit)
-        Thread.Sleep(20);
-        harness.Engine.DesignateRange(0, 0, pages * PageSize);
-        harness.Engine.HoldSelection = false;
+        harness.DesignateTogether(engine => engine.DesignateRange(0, 0, pages * PageSize));
 
         harness.Engine.Flush(1, Timeout);
 

@@ -42,6 +42,18 @@ internal sealed class TransferHarness : IDisposable
     /// <summary>Clears a source page to zero, then designates it.</summary>
     public void Clear(int block, long page) => _transfer.Clear(block, page);
 
+    /// <summary>
+    /// Designates <paramref name="designate"/>'s pages so that the worker sees them all at once, as QEMU hands over a
+    /// bitmap's worth: held meanwhile, it cannot write the first page before the next is designated.
+    /// </summary>
+    public void DesignateTogether(Action<TransferEngine> designate)
+    {
+        Engine.HoldSelection = true;
+        Thread.Sleep(20); // a selection already under way when the hold came finishes first
+        designate(Engine);
+        Engine.HoldSelection = false;
+    }
+
     /// <summary>Fills every source page with data, without designating it.</summary>
     public void FillAll(int version) => _transfer.FillAll(version);
 
