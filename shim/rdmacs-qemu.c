@@ -10,7 +10,8 @@
  * Signals: the runtime installs its SIGSEGV/SIGFPE/SIGRTMIN handlers on the first call into it, chaining to
  * the handlers already installed. That first call is made here, in rdma_cs_plugin_query(), which QEMU calls
  * when a migration starts, long after it set up its own handlers; so both keep working. A host that
- * installs a SIGSEGV handler *after* that call must chain to the previous one.
+ * installs a SIGSEGV handler *after* that call must chain to the previous one. libfabric is then loaded in the
+ * background (fabric-preload.c), which keeps every handler as it was.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fabric-preload.h"
 #include "rdma-cs-plugin.h"
 
 #define ENGINE_FILE "librdmacs-engine.so"
@@ -33,18 +35,21 @@ static rdma_cs_plugin_ops plugin_ops = {
 };
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static int engine_loaded;
-static void (*engine_quiesce)(void);
 
 /*
- * Runs at exit (or when this shim is unloaded), before the libraries' destructors: the engine's background threads
- * (libfabric still loading its providers) must be done by then. A host that exits while one is inside dlopen and
- * malloc while glibc runs libnuma's destructor deadlocks (seen with abi_misuse, which exits at once).
+ * Runs at exit (or when this shim is unloaded), before the libraries' destructors: libfabric's background loading
+ * must be done by then. A host that exits while it is inside dlopen and malloc while glibc runs libnuma's destructor
+ * deadlocks (seen with abi_misuse, which exits at once).
  */
-static void quiesce_engine_at_exit(void)
+static void wait_for_preload_at_exit(void)
 {
-    if (engine_quiesce != NULL) {
-        engine_quiesce();
-    }
+    fabric_preload_wait(10);
+}
+
+/* What the engine calls before it loads libfabric itself, so that its loading never interleaves with ours. */
+static void wait_for_preload(void)
+{
+    fabric_preload_wait(30);
 }
 
 /* Each engine export and the ops slot it fills. */
@@ -99,16 +104,24 @@ static void load_engine(void)
         fprintf(stderr, "rdma-cs: %s is not an rdma-cs engine (no rdmacs_engine_abi_version)\n", path);
         return;
     }
-    /* The first call into the runtime: it starts here, after the host's signal handlers exist. It also starts
-     * loading libfabric in the background, so the exit handler goes in now (after the runtime's own: it runs first). */
+    /* The first call into the runtime: it starts here, after the host's signal handlers exist. */
     uint32_t version = engine_abi_version();
-    engine_quiesce = (void (*)(void))dlsym(engine, "rdmacs_engine_quiesce");
-    atexit(quiesce_engine_at_exit);
     if (RDMA_CS_ABI_MAJOR_OF(version) != RDMA_CS_ABI_MAJOR) {
         fprintf(stderr, "rdma-cs: the engine %s implements ABI %u.%u, this shim %u.%u\n", path,
                 RDMA_CS_ABI_MAJOR_OF(version), version & 0xffffu, RDMA_CS_ABI_MAJOR, RDMA_CS_ABI_MINOR);
         return;
     }
+    void (*engine_fabric_preloaded_by)(void (*)(void)) =
+        (void (*)(void (*)(void)))dlsym(engine, "rdmacs_engine_fabric_preloaded_by");
+    if (engine_fabric_preloaded_by == NULL) {
+        fprintf(stderr, "rdma-cs: the engine %s lacks rdmacs_engine_fabric_preloaded_by\n", path);
+        return;
+    }
+    /* After the runtime's start, so that its handlers are among those the loading keeps; the exit handler goes in
+     * after the runtime's own, so it runs first. */
+    engine_fabric_preloaded_by(wait_for_preload);
+    fabric_preload_start();
+    atexit(wait_for_preload_at_exit);
     for (size_t i = 0; i < sizeof(engine_exports) / sizeof(engine_exports[0]); i++) {
         *engine_exports[i].slot = dlsym(engine, engine_exports[i].symbol);
         if (*engine_exports[i].slot == NULL) {

@@ -11,20 +11,16 @@ namespace RdmaCs.Native;
 /// </summary>
 public static unsafe class PluginExports
 {
-    /// <summary>The shim's first call, when the plugin is loaded: also starts loading libfabric, which takes a while.</summary>
+    /// <summary>The shim's first call, when the plugin is loaded: the runtime starts here.</summary>
     [UnmanagedCallersOnly(EntryPoint = "rdmacs_engine_abi_version")]
-    public static uint AbiVersion()
-    {
-        RdmaCs.Fabric.LibFabric.FabricLibrary.WarmUpInBackground();
-        return RdmaCsAbi.RDMA_CS_ABI_VERSION;
-    }
+    public static uint AbiVersion() => RdmaCsAbi.RDMA_CS_ABI_VERSION;
 
     /// <summary>
-    /// The shim's exit handler: waits (at most 10 s) until libfabric's background loading is done, so that the
-    /// process's library destructors never run beside it.
+    /// The shim's second call: it loads libfabric in the background and hands over how to wait for that, which the
+    /// engine does before loading libfabric itself (see <see cref="RdmaCs.Fabric.LibFabric.FabricLibrary.PreloadedBy"/>).
     /// </summary>
-    [UnmanagedCallersOnly(EntryPoint = "rdmacs_engine_quiesce")]
-    public static void Quiesce() => RdmaCs.Fabric.LibFabric.FabricLibrary.WaitForWarmUp(TimeSpan.FromSeconds(10));
+    [UnmanagedCallersOnly(EntryPoint = "rdmacs_engine_fabric_preloaded_by")]
+    public static void FabricPreloadedBy(delegate* unmanaged<void> wait) => RdmaCs.Fabric.LibFabric.FabricLibrary.PreloadedBy(wait);
 
     [UnmanagedCallersOnly(EntryPoint = "rdmacs_create")]
     public static int Create(rdma_cs_host_api* host, rdma_cs_config* config, void** ctx)

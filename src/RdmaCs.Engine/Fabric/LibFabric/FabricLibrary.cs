@@ -14,9 +14,8 @@ public static unsafe partial class FabricLibrary
     /// <summary>glibc's struct sigaction on x86-64 and arm64 is 152 bytes; kept whole, never interpreted but for the handler.</summary>
     private const int SigactionBytes = 256;
 
-    private static int _started;
-    private static readonly ManualResetEventSlim _warmedUp = new();
     private static readonly Lazy<int[]> _loaded = new(LoadKeepingSignalHandlers, LazyThreadSafetyMode.ExecutionAndPublication);
+    private static delegate* unmanaged<void> _waitForPreload;
 
     /// <summary>
     /// Loads libfabric once per process, restoring every signal handler its loading replaced; returns the signals it
@@ -28,56 +27,18 @@ public static unsafe partial class FabricLibrary
     public static IReadOnlyList<int> EnsureLoaded() => _loaded.Value;
 
     /// <summary>
-    /// Loads libfabric and initialises its providers on a background thread, once per process. The first
-    /// <c>fi_getinfo</c> of a process costs about 0.3 s on Debian 12 (its libfabric links the PSM provider, whose
-    /// libinfinipath calibrates the CPU clock with usleep when it is loaded); started when the plugin is loaded, it is
-    /// done before a migration needs the fabric. Later <c>fi_getinfo</c> calls wait for it, and errors are left to them.
-    /// It names the tcp provider, as every later query names its provider, so that no other provider's probe runs.
+    /// In QEMU the shim loads libfabric ahead of time on a native thread of its own (shim/fabric-preload.c), keeping
+    /// the signal handlers the same way; <paramref name="wait"/> waits for it. Loading here waits for it first, so that
+    /// this side never takes a handler snapshot while the shim's loading is half done.
     /// </summary>
-    public static void WarmUpInBackground()
-    {
-        if (Interlocked.Exchange(ref _started, 1) != 0)
-        {
-            return;
-        }
-        new Thread(() =>
-        {
-            try
-            {
-                EnsureLoaded();
-                fi_info* hints = Fi.fi_dupinfo(null);
-                if (hints == null)
-                {
-                    return;
-                }
-                // fi_freeinfo frees prov_name with free(); CoTaskMem is malloc on Linux.
-                hints->fabric_attr->prov_name = (sbyte*)Marshal.StringToCoTaskMemUTF8("tcp");
-                fi_info* found = null;
-                if (Fi.fi_getinfo(Fi.FI_VERSION(1, 17), null, null, 0, hints, &found) == 0)
-                {
-                    Fi.fi_freeinfo(found);
-                }
-                Fi.fi_freeinfo(hints);
-            }
-            catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-            {
-                // Reported, with its reason, by the first real use.
-            }
-            finally
-            {
-                _warmedUp.Set();
-            }
-        }) { IsBackground = true, Name = "rdmacs-fabric-warm-up" }.Start();
-    }
-
-    /// <summary>
-    /// Waits until the background loading is done, if it was started: before a process exits, since its libraries'
-    /// destructors must not run while that thread is inside dlopen. False when <paramref name="timeout"/> passed.
-    /// </summary>
-    public static bool WaitForWarmUp(TimeSpan timeout) => Volatile.Read(ref _started) == 0 || _warmedUp.Wait(timeout);
+    public static void PreloadedBy(delegate* unmanaged<void> wait) => _waitForPreload = wait;
 
     private static int[] LoadKeepingSignalHandlers()
     {
+        if (_waitForPreload != null)
+        {
+            _waitForPreload();
+        }
         byte[] before = new byte[GuardedSignals.Length * SigactionBytes];
         byte* now = stackalloc byte[SigactionBytes];
         var restored = new List<int>();
