@@ -11,7 +11,8 @@ if [[ -s "$out/vmlinuz" ]]; then
 fi
 mkdir -p "$out"
 work="$(mktemp -d)"
-chmod 755 "$work"   # apt-get download runs as _apt where it can
+# apt-get download fetches as the _apt user when it can write where it downloads to (else it warns and fetches as root).
+if id _apt > /dev/null 2>&1; then chown _apt "$work"; else chmod 755 "$work"; fi
 trap 'rm -rf "$work"' EXIT
 # linux-image-amd64 is a metapackage: the kernel is in the versioned package it depends on.
 if [[ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -print -quit 2>/dev/null)" ]]; then

@@ -58,6 +58,8 @@ public static unsafe partial class Fi
     public static nint fi_write(fid_ep* ep, void* buf, nuint len, void* desc, ulong destAddr, ulong addr, ulong key, void* context) =>
         ep->rma->write(ep, buf, len, desc, destAddr, addr, key, context);
 
+    public static nint fi_writemsg(fid_ep* ep, fi_msg_rma* msg, ulong flags) => ep->rma->writemsg(ep, msg, flags);
+
     public static nint fi_read(fid_ep* ep, void* buf, nuint len, void* desc, ulong srcAddr, ulong addr, ulong key, void* context) =>
         ep->rma->read(ep, buf, len, desc, srcAddr, addr, key, context);
 

@@ -47,6 +47,8 @@ public static class LiveMigration
         var timeline = new List<MigrationProgress>();
         var clock = Stopwatch.StartNew();
         var locked = new LockedMemorySampler(source.Pid, TimeSpan.FromMilliseconds(2));
+        var sourceCpu = new ThreadCpuSampler(source.Pid);
+        var destinationCpu = new ThreadCpuSampler(destination.Pid);
         JsonNode status;
         try
         {
@@ -67,6 +69,8 @@ public static class LiveMigration
         finally
         {
             locked.Dispose();
+            sourceCpu.Dispose();
+            destinationCpu.Dispose();
         }
 
         // QEMU reports "completed" a moment before it records the total time: ask again until it has.
@@ -92,6 +96,8 @@ public static class LiveMigration
             LockedSamples = locked.Samples.Count,
             LockedAfterBytes = WaitForUnlocked(source.Pid, TimeSpan.FromSeconds(5)),
             RdmaCs = settings.Transport == MigrationTransport.RdmaCs ? TryQueryRdmaCs(source) : null,
+            SourceCpu = sourceCpu.SecondsByThread(),
+            DestinationCpu = destinationCpu.SecondsByThread(),
             Timeline = timeline,
         };
     }

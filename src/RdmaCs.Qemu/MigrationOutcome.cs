@@ -31,6 +31,13 @@ public sealed record MigrationOutcome
     /// <summary>rdma-cs only: the source's query-rdma-cs at the end.</summary>
     public JsonNode? RdmaCs { get; init; }
 
+    /// <summary>
+    /// CPU seconds each thread of the source and of the destination QEMU spent from <c>migrate</c> to the end, by thread
+    /// name, most first (see <see cref="ThreadCpuSampler"/>): vCPUs, QEMU's migration thread, the plugin's threads.
+    /// </summary>
+    public IReadOnlyList<(string Thread, double Seconds)> SourceCpu { get; init; } = [];
+    public IReadOnlyList<(string Thread, double Seconds)> DestinationCpu { get; init; } = [];
+
     /// <summary>Every progress sample, for plots.</summary>
     public IReadOnlyList<MigrationProgress> Timeline { get; init; } = [];
 }

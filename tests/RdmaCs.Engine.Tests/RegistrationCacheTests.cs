@@ -7,6 +7,7 @@ namespace RdmaCs.Tests;
 public class RegistrationCacheTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+    private const int PageSize = 4096;
 
     [Fact]
     public void A_page_designated_inside_a_cached_registration_is_written_without_a_new_registration()
@@ -65,9 +66,9 @@ public class RegistrationCacheTests
     [Fact]
     public void A_lone_dirty_page_is_registered_with_the_free_rest_of_its_chunk_so_its_neighbours_hit_the_cache()
     {
-        // No bridging of gaps: pages 4 and 7 below are two writes, each a cache hit.
+        // No bridging of gaps, one segment per write: pages 4 and 7 below are two writes, each a cache hit.
         var options = new EngineOptions { BudgetBytes = 64 << 10, MaxBlockBytes = 16 << 10, MaxGapPages = 0 };
-        using var harness = new TransferHarness(options, [1 << 20]);
+        using var harness = new TransferHarness(options, [1 << 20], new MemoryFabricOptions { MaxWriteSegments = 1 });
         harness.Modify(0, 5, version: 1);
         harness.Engine.Flush(1, Timeout);
         Assert.Equal(16 << 10, harness.Fabric.RegisteredBytes); // pages 4-7: the whole chunk
@@ -88,9 +89,9 @@ public class RegistrationCacheTests
     {
         // A guest writing at random leaves dirty pages a few clean pages apart: one write carries them all, clean pages
         // between included (their current content is what the destination must hold anyway). A gap longer than
-        // MaxGapPages is not bridged.
+        // MaxGapPages is not bridged. (A fabric of one segment per write: gathering runs into one write is tested below.)
         var options = new EngineOptions { BudgetBytes = 256 << 10, MaxBlockBytes = 64 << 10, MaxGapPages = 3 };
-        using var harness = new TransferHarness(options, [1 << 20]);
+        using var harness = new TransferHarness(options, [1 << 20], new MemoryFabricOptions { MaxWriteSegments = 1 });
         harness.FillAll(1);
         harness.Engine.DesignateRange(0, 0, 1 << 20);
         harness.Engine.Flush(1, Timeout);
@@ -121,6 +122,68 @@ public class RegistrationCacheTests
             harness.Engine.DesignatePage(0, page); // QEMU hands the rest over later
         }
         harness.Engine.Flush(3, Timeout);
+        harness.AssertDestinationEqualsSource();
+        harness.AssertFabricClean();
+        harness.DisposeEngineAndAssertNothingPinned();
+    }
+
+    [Theory]
+    [InlineData(1, 16)]
+    [InlineData(4, 4)]
+    [InlineData(16, 1)]
+    public void Isolated_dirty_pages_of_a_registration_share_a_write_up_to_the_fabrics_segment_limit(int segments, int writes)
+    {
+        // One dirty page in eight across a chunk: too far apart to bridge, so each is a segment of its own; a fabric that
+        // takes several segments per write (the tcp provider: 4) carries that many pages per write, the rest unchanged.
+        var options = new EngineOptions { BudgetBytes = 1 << 20, MaxBlockBytes = 512 << 10, MaxGapPages = 4 };
+        using var harness = new TransferHarness(options, [1 << 20], new MemoryFabricOptions { MaxWriteSegments = segments });
+        harness.FillAll(1);
+        harness.Engine.DesignateRange(0, 0, 1 << 20);
+        harness.Engine.Flush(1, Timeout);
+        long writesBefore = harness.Engine.Statistics.BlocksWritten;
+        long bytesBefore = harness.Engine.Statistics.BytesWritten;
+
+        harness.DesignateTogether(engine =>
+        {
+            for (long page = 0; page < 128; page += 8)
+            {
+                harness.Modify(0, page, 2);
+                engine.DesignatePage(0, page);
+            }
+        });
+        harness.Engine.Flush(2, Timeout);
+
+        Assert.Equal(writes, harness.Engine.Statistics.BlocksWritten - writesBefore);
+        Assert.Equal(16L * PageSize, harness.Engine.Statistics.BytesWritten - bytesBefore); // the clean pages between stay home
+        harness.AssertDestinationEqualsSource();
+        harness.AssertFabricClean();
+        harness.DisposeEngineAndAssertNothingPinned();
+    }
+
+    [Fact]
+    public void Scattered_writes_land_right_on_a_fabric_that_reorders_them()
+    {
+        // Completions out of order and writes that must not overlap (no FI_ORDER_WAW): pages dirtied again while the
+        // write carrying them is in flight wait for it, and every page ends as the source holds it.
+        var options = new EngineOptions { BudgetBytes = 256 << 10, MaxBlockBytes = 64 << 10, MaxGapPages = 2 };
+        var fabric = new MemoryFabricOptions
+        {
+            MaxWriteSegments = 4, OrdersWrites = false, CompletionJitter = TimeSpan.FromMilliseconds(2), Seed = 7,
+        };
+        using var harness = new TransferHarness(options, [2 << 20], fabric);
+        harness.FillAll(1);
+        harness.Engine.DesignateRange(0, 0, 2 << 20);
+        harness.Engine.Flush(1, Timeout);
+        var random = new Random(11);
+        long pages = harness.PageCount(0);
+        for (int round = 0; round < 2000; round++)
+        {
+            long page = random.NextInt64(pages);
+            harness.Modify(0, page, round + 2);
+            harness.Engine.DesignatePage(0, page);
+        }
+        harness.Engine.Flush(2, Timeout);
+
         harness.AssertDestinationEqualsSource();
         harness.AssertFabricClean();
         harness.DisposeEngineAndAssertNothingPinned();

@@ -42,6 +42,12 @@ public sealed class RdmaCsMigrationTests
         Assert.Equal(0, (long)rdmaCs["pinned"]!);
         Assert.False((bool)rdmaCs["active"]!);
 
+        // The benchmark's CPU breakdown sees the guest and the plugin's threads on each side (names as the kernel keeps
+        // them: 15 characters).
+        Assert.Contains(outcome.SourceCpu, t => t.Thread == "CPU 0/TCG" && t.Seconds > 0);
+        Assert.Contains(outcome.SourceCpu, t => t.Thread == "rdmacs-selector" && t.Seconds > 0);
+        Assert.Contains(outcome.DestinationCpu, t => t.Thread.StartsWith("rdmacs-", StringComparison.Ordinal) && t.Seconds > 0);
+
         byte[] before = source.ReadMemory();
         byte[] after = destination.ReadMemory();
         long first = GuestMemory.FirstDifference(before, after);

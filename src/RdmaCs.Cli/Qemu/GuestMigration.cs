@@ -33,6 +33,11 @@ internal static class GuestMigration
                 ["normal_pages"] = Outcome.NormalPages,
                 ["zero_pages"] = Outcome.ZeroPages,
             };
+            json["cpu_seconds"] = new JsonObject
+            {
+                ["source"] = CpuJson(Outcome.SourceCpu),
+                ["destination"] = CpuJson(Outcome.DestinationCpu),
+            };
             if (Outcome.RdmaCs is { } rdmaCs)
             {
                 json["rdma_cs"] = rdmaCs.DeepClone();
@@ -43,6 +48,17 @@ internal static class GuestMigration
             }
             return json;
         }
+    }
+
+    /// <summary>CPU seconds by thread name, two decimals, and their total.</summary>
+    private static JsonObject CpuJson(IReadOnlyList<(string Thread, double Seconds)> threads)
+    {
+        var json = new JsonObject { ["total"] = Math.Round(threads.Sum(t => t.Seconds), 2) };
+        foreach ((string thread, double seconds) in threads)
+        {
+            json[thread] = Math.Round(seconds, 2);
+        }
+        return json;
     }
 
     public static Result Run(Settings settings, MigrationTransport transport, Action<MigrationProgress>? onProgress = null)

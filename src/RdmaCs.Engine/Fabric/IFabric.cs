@@ -33,11 +33,18 @@ public interface IFabric
     void Deregister(FabricRegistration registration);
 
     /// <summary>
-    /// Posts an RDMA write of [localAddress, localAddress + length), which lies inside <paramref name="source"/>,
-    /// to bytes [remoteOffset, remoteOffset + length) of the destination's RAM block <paramref name="ramBlock"/>.
-    /// Its completion carries <paramref name="context"/>.
+    /// How many segments one <see cref="PostWrite"/> may carry: 1 when each write is one contiguous range (verbs and efa
+    /// take one remote range per write, and a NIC posts the next write for almost nothing), more where a write is a
+    /// message of its own that scattered pages can share (the tcp provider: 4).
     /// </summary>
-    void PostWrite(FabricRegistration source, nint localAddress, long length, int ramBlock, long remoteOffset, ulong context);
+    int MaxWriteSegments { get; }
+
+    /// <summary>
+    /// Posts one RDMA write of every segment's [LocalAddress, + Length), which lies inside <paramref name="source"/>, to
+    /// bytes [RemoteOffset, + Length) of the destination's RAM block <paramref name="ramBlock"/>; at most
+    /// <see cref="MaxWriteSegments"/> segments. One completion, carrying <paramref name="context"/>, comes once all landed.
+    /// </summary>
+    void PostWrite(FabricRegistration source, ReadOnlySpan<WriteSegment> segments, int ramBlock, ulong context);
 
     /// <summary>
     /// Makes bytes [<paramref name="remoteOffset"/>, <paramref name="remoteOffset"/> + <paramref name="length"/>) of the
@@ -58,6 +65,18 @@ public interface IFabric
 
     /// <summary>Moves completed writes into <paramref name="completions"/> without blocking; returns how many.</summary>
     int PollCompletions(Span<FabricCompletion> completions);
+}
+
+/// <summary>One piece of a write: local bytes, and where they go in the destination's RAM block.</summary>
+public readonly record struct WriteSegment(nint LocalAddress, long Length, long RemoteOffset);
+
+/// <summary>Conveniences over <see cref="IFabric"/>.</summary>
+public static class FabricExtensions
+{
+    /// <summary>Posts a write of one contiguous range: [localAddress, + length) to [remoteOffset, + length) of the block.</summary>
+    public static void PostWrite(this IFabric fabric, FabricRegistration source, nint localAddress, long length, int ramBlock,
+        long remoteOffset, ulong context) =>
+        fabric.PostWrite(source, [new WriteSegment(localAddress, length, remoteOffset)], ramBlock, context);
 }
 
 /// <summary>A fabric's handle for one registered range; the engine owns it until it deregisters it.</summary>

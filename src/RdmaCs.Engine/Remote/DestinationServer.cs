@@ -332,7 +332,7 @@ public sealed class DestinationServer : IDisposable
                 {
                     while (!_stopProgress)
                     {
-                        if (_endpoint!.ReadCompletions(none) == 0)
+                        if (_endpoint!.ReadCompletions(none) == 0 && !_endpoint.HasInput)
                         {
                             ProgressPause.Idle();
                         }

@@ -34,10 +34,19 @@ public sealed partial class TransferEngine
         WaitingForOverlap, // the next run overlaps a zero range in flight (or, on an unordered fabric, a write)
     }
 
-    /// <summary>A posted write (or, without a registration, zero range): what to release when it completes.</summary>
-    private readonly record struct InFlightWrite(RegisteredRun? Registration, int RamBlock, long FirstPage, long Bytes)
+    /// <summary>
+    /// A posted write (or, without a registration, zero range): what to release when it completes. A scattered write's
+    /// pages lie within [FirstPage, + SpanPages), with clean pages between; Bytes counts only the pages written.
+    /// </summary>
+    private readonly record struct InFlightWrite(RegisteredRun? Registration, int RamBlock, long FirstPage, long SpanPages, long Bytes)
     {
         public bool IsZeroRange => Registration is null;
+    }
+
+    /// <summary>A run of designated pages that one write carries as one of its segments.</summary>
+    private readonly record struct PageRun(long FirstPage, int Pages)
+    {
+        public long EndPage => FirstPage + Pages;
     }
 
     private int WritesInFlight => _options.MaxWritesInFlight - _freeSlots.Count;
@@ -176,10 +185,48 @@ public sealed partial class TransferEngine
         }
 
         // TryRegister may have shrunk the run to what the budget allowed.
-        int pages = (int)Math.Min(wanted, registration.EndPage - candidate.FirstPage);
-        PostWrite(registration, candidate.RamBlock, candidate.FirstPage, pages);
-        _selector.Advance(candidate, pages);
+        Span<PageRun> runs = stackalloc PageRun[_fabric.MaxWriteSegments];
+        runs[0] = new PageRun(candidate.FirstPage, (int)Math.Min(wanted, registration.EndPage - candidate.FirstPage));
+        int count = GatherRuns(candidate.RamBlock, registration, runs);
+        PostWrite(registration, candidate.RamBlock, runs[..count]);
+        _selector.Advance(candidate, (int)(runs[count - 1].EndPage - candidate.FirstPage));
         return PostOutcome.Posted;
+    }
+
+    /// <summary>
+    /// Where one write may carry several segments (the tcp provider: each write is a message, and its cost is per
+    /// message, not per byte), adds to <paramref name="runs"/>[0] the next designated data runs inside the same
+    /// registration, each as <see cref="PostNext"/> would have chosen it alone; returns how many runs there are. Stops at
+    /// a zero stretch (it goes as a zero range) and at pages a write or zero range in flight still holds.
+    /// </summary>
+    private int GatherRuns(int ramBlock, RegisteredRun registration, Span<PageRun> runs)
+    {
+        DesignationBitmap bitmap = _bitmaps[ramBlock];
+        int count = 1;
+        while (count < runs.Length)
+        {
+            long next = bitmap.FindNext(runs[count - 1].EndPage, registration.EndPage);
+            if (next < 0)
+            {
+                break;
+            }
+            int pages = bitmap.CountRun(next, (int)(registration.EndPage - next));
+            if (_zeroScan is not null)
+            {
+                pages = Math.Min(pages, LeadingRun(ramBlock, next, pages, out bool zero));
+                if (zero)
+                {
+                    break;
+                }
+            }
+            pages = BridgeGaps(new Candidate(ramBlock, next, pages, registration, registration.EndPage), pages);
+            if (OverlapsInFlight(ramBlock, next, pages, writesToo: !_fabric.OrdersWrites))
+            {
+                break;
+            }
+            runs[count++] = new PageRun(next, pages);
+        }
+        return count;
     }
 
     /// <summary>
@@ -227,20 +274,28 @@ public sealed partial class TransferEngine
         return pages;
     }
 
-    private void PostWrite(RegisteredRun registration, int ramBlock, long firstPage, int pages)
+    private void PostWrite(RegisteredRun registration, int ramBlock, ReadOnlySpan<PageRun> runs)
     {
-        // Cleared before the write reads the pages: a later change designates them again.
-        _bitmaps[ramBlock].Clear(firstPage, pages);
+        Span<WriteSegment> segments = stackalloc WriteSegment[runs.Length];
+        long bytes = 0;
+        for (int i = 0; i < runs.Length; i++)
+        {
+            // Cleared before the write reads the pages: a later change designates them again.
+            _bitmaps[ramBlock].Clear(runs[i].FirstPage, runs[i].Pages);
+            long offset = runs[i].FirstPage << _pageShift;
+            long length = (long)runs[i].Pages << _pageShift;
+            segments[i] = new WriteSegment(_ramBlocks[ramBlock].Address + (nint)offset, length, offset);
+            bytes += length;
+        }
 
-        long offset = firstPage << _pageShift;
-        long bytes = (long)pages << _pageShift;
+        long firstPage = runs[0].FirstPage;
         int slot = _freeSlots.Pop();
-        _inFlight[slot] = new InFlightWrite(registration, ramBlock, firstPage, bytes);
+        _inFlight[slot] = new InFlightWrite(registration, ramBlock, firstPage, runs[^1].EndPage - firstPage, bytes);
         _registrar.BeginWrite(registration);
         _counters.WritePosted(bytes);
         try
         {
-            _fabric.PostWrite(registration.Handle, _ramBlocks[ramBlock].Address + (nint)offset, bytes, ramBlock, offset, (ulong)slot);
+            _fabric.PostWrite(registration.Handle, segments, ramBlock, (ulong)slot);
         }
         catch
         {
@@ -302,7 +357,7 @@ public sealed partial class TransferEngine
     {
         long bytes = (long)pages << _pageShift;
         int slot = _freeSlots.Pop();
-        _inFlight[slot] = new InFlightWrite(null, ramBlock, firstPage, bytes);
+        _inFlight[slot] = new InFlightWrite(null, ramBlock, firstPage, pages, bytes);
         _zeroSlots.Add(slot);
         _counters.WritePosted(bytes);
         try
@@ -344,7 +399,7 @@ public sealed partial class TransferEngine
     }
 
     private bool Overlaps(in InFlightWrite write, int ramBlock, long firstPage, int pages) =>
-        write.RamBlock == ramBlock && write.FirstPage < firstPage + pages && firstPage < write.FirstPage + (write.Bytes >> _pageShift);
+        write.RamBlock == ramBlock && write.FirstPage < firstPage + pages && firstPage < write.FirstPage + write.SpanPages;
 
     /// <summary>Processes every completion ready now; throws for the first failed write after processing them all.</summary>
     private int ReapCompletions(FabricCompletion[] buffer)

@@ -4,10 +4,11 @@ using RdmaCs.Bindings.LibFabric;
 namespace RdmaCs.Fabric.LibFabric;
 
 /// <summary>A connected endpoint and its completion queue.</summary>
-public sealed unsafe class FabricEndpoint : IDisposable
+public sealed unsafe partial class FabricEndpoint : IDisposable
 {
     private fid_ep* _ep;
     private fid_cq* _cq;
+    private readonly int _waitFd;
 
     internal FabricEndpoint(FabricDomain domain, fi_info* info)
     {
@@ -16,16 +17,23 @@ public sealed unsafe class FabricEndpoint : IDisposable
             fid_ep* ep;
             FabricCall.Check(Fi.fi_endpoint(domain.Domain, info, &ep, null), "fi_endpoint");
             _ep = ep;
-            // A wait object lets the destination's progress thread sleep in the provider until data arrives.
+            // A file descriptor as the wait object (where the provider offers one): polling it tells a progress thread
+            // whether a socket of the endpoint holds data it has not read yet (see HasInput).
             var attributes = new fi_cq_attr
             {
                 size = Math.Max(info->tx_attr->size, 64),
                 format = fi_cq_format.FI_CQ_FORMAT_CONTEXT,
-                wait_obj = fi_wait_obj.FI_WAIT_UNSPEC,
+                wait_obj = fi_wait_obj.FI_WAIT_FD,
             };
             fid_cq* cq;
-            FabricCall.Check(Fi.fi_cq_open(domain.Domain, &attributes, &cq, null), "fi_cq_open");
+            if (Fi.fi_cq_open(domain.Domain, &attributes, &cq, null) != 0)
+            {
+                attributes.wait_obj = fi_wait_obj.FI_WAIT_UNSPEC;
+                FabricCall.Check(Fi.fi_cq_open(domain.Domain, &attributes, &cq, null), "fi_cq_open");
+            }
             _cq = cq;
+            int waitFd = -1;
+            _waitFd = attributes.wait_obj == fi_wait_obj.FI_WAIT_FD && Fi.fi_control(&cq->fid, (int)Fi.FI_GETWAIT, &waitFd) == 0 ? waitFd : -1;
             FabricCall.Check(Fi.fi_ep_bind(_ep, &domain.EventQueue->fid, 0), "fi_ep_bind (event queue)");
             FabricCall.Check(Fi.fi_ep_bind(_ep, &_cq->fid, Fi.FI_TRANSMIT | Fi.FI_RECV), "fi_ep_bind (completion queue)");
             FabricCall.Check(Fi.fi_enable(_ep), "fi_enable");
@@ -39,15 +47,38 @@ public sealed unsafe class FabricEndpoint : IDisposable
 
     internal fid_ep* Handle => _ep;
 
-    /// <summary>Posts an RMA write; false when the send queue is full (-FI_EAGAIN): progress, then try again.</summary>
-    public bool TryWrite(nint local, long length, void* descriptor, ulong remoteAddress, ulong key, ulong context)
+    /// <summary>
+    /// Posts one RMA write of one or more local ranges, each to its own remote range under the same key (fi_writemsg),
+    /// with <paramref name="flags"/> and none of the endpoint's defaults; false when the send queue is full (-FI_EAGAIN):
+    /// progress, then try again.
+    /// </summary>
+    public bool TryWrite(ReadOnlySpan<WriteSegment> segments, void* descriptor, ulong remoteBase, ulong key, ulong context, ulong flags)
     {
-        long result = Fi.fi_write(_ep, (void*)local, (nuint)length, descriptor, 0, remoteAddress, key, (void*)context);
+        int count = segments.Length;
+        iovec* local = stackalloc iovec[count];
+        void** descriptors = stackalloc void*[count];
+        fi_rma_iov* remote = stackalloc fi_rma_iov[count];
+        for (int i = 0; i < count; i++)
+        {
+            local[i] = new iovec { iov_base = (void*)segments[i].LocalAddress, iov_len = (nuint)segments[i].Length };
+            descriptors[i] = descriptor;
+            remote[i] = new fi_rma_iov { addr = remoteBase + (ulong)segments[i].RemoteOffset, len = (nuint)segments[i].Length, key = key };
+        }
+        var message = new fi_msg_rma
+        {
+            msg_iov = local,
+            desc = descriptors,
+            iov_count = (nuint)count,
+            rma_iov = remote,
+            rma_iov_count = (nuint)count,
+            context = (void*)context,
+        };
+        long result = Fi.fi_writemsg(_ep, &message, flags);
         if (FabricCall.IsAgain(result))
         {
             return false;
         }
-        FabricCall.Check(result, "fi_write");
+        FabricCall.Check(result, "fi_writemsg");
         return true;
     }
 
@@ -100,6 +131,37 @@ public sealed unsafe class FabricEndpoint : IDisposable
         FabricCall.Check(result, "fi_cq_read");
         return 0;
     }
+
+    /// <summary>
+    /// True when the provider has input it has not read yet (a socket of the endpoint is readable): a progress thread then
+    /// reads the completion queue again at once instead of pausing. The tcp provider reads one message per call when the
+    /// message is larger than its prefetch buffer (about 4.5 KiB), so a pause after each call capped writes of a few
+    /// pages at one per pause (8 KiB writes: 75 MB/s). False where the provider offers no wait descriptor.
+    /// </summary>
+    public bool HasInput
+    {
+        get
+        {
+            if (_waitFd < 0)
+            {
+                return false;
+            }
+            var descriptor = new PollDescriptor { Fd = _waitFd, Events = PollIn };
+            return poll(&descriptor, 1, 0) > 0 && (descriptor.ReturnedEvents & PollIn) != 0;
+        }
+    }
+
+    private const short PollIn = 0x001;
+
+    private struct PollDescriptor
+    {
+        public int Fd;
+        public short Events;
+        public short ReturnedEvents;
+    }
+
+    [LibraryImport("libc", EntryPoint = "poll")]
+    private static partial int poll(PollDescriptor* descriptors, nuint count, int timeoutMilliseconds);
 
     /// <summary>Closes the endpoint first (no more remote access through it), then its completion queue.</summary>
     public void Dispose()

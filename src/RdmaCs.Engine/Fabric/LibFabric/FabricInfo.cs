@@ -43,6 +43,12 @@ public sealed unsafe class FabricInfo : IDisposable
     /// <summary>True when writes complete only once the data is in the target's memory.</summary>
     public bool DeliveryComplete { get; private set; }
 
+    /// <summary>
+    /// Segments one write may carry: local ranges (iov_limit) that each go to a remote range of their own (rma_iov_limit),
+    /// at most 16. 1 on verbs and efa (one remote range per write); 4 on the tcp provider.
+    /// </summary>
+    public int MaxWriteSegments => (int)Math.Clamp(Math.Min(_list->tx_attr->iov_limit, _list->tx_attr->rma_iov_limit), 1, 16);
+
     /// <summary>True when the endpoint keeps writes in order (FI_ORDER_WAW); see <see cref="FabricOrdering"/>.</summary>
     public bool OrdersWrites => FabricOrdering.Has(_list->tx_attr->msg_order, _list->rx_attr->msg_order, FabricOrdering.WriteAfterWrite);
 

@@ -112,9 +112,20 @@ public sealed unsafe class MemoryFabric : IFabric, IDisposable
         }
     }
 
-    public void PostWrite(FabricRegistration source, nint localAddress, long length, int ramBlock, long remoteOffset, ulong context)
+    public int MaxWriteSegments => _options.MaxWriteSegments;
+
+    public void PostWrite(FabricRegistration source, ReadOnlySpan<WriteSegment> segments, int ramBlock, ulong context)
     {
-        nint destination = Destination("write", ramBlock, remoteOffset, length);
+        if (segments.Length == 0 || segments.Length > MaxWriteSegments)
+        {
+            throw Violation($"write: {segments.Length} segments, where this fabric takes 1 to {MaxWriteSegments}");
+        }
+        var pieces = new Piece[segments.Length];
+        for (int i = 0; i < segments.Length; i++)
+        {
+            WriteSegment segment = segments[i];
+            pieces[i] = new Piece(segment.LocalAddress, Destination("write", ramBlock, segment.RemoteOffset, segment.Length), segment.Length);
+        }
         long number = Interlocked.Increment(ref _writesPosted);
         lock (_lock)
         {
@@ -122,29 +133,32 @@ public sealed unsafe class MemoryFabric : IFabric, IDisposable
             {
                 throw Violation($"write: source key {source.Key} is not registered");
             }
-            if (!live.Handle.Contains(localAddress, length))
+            foreach (Piece piece in pieces)
             {
-                throw Violation($"write: 0x{localAddress:x}+{length} is outside its registration 0x{live.Handle.Address:x}+{live.Handle.Length}");
-            }
-            foreach (PendingWrite zero in _zeroRanges)
-            {
-                if (zero.Destination < destination + (nint)length && destination < zero.Destination + (nint)zero.Length)
+                if (!live.Handle.Contains(piece.Source, piece.Length))
                 {
-                    throw Violation($"write: 0x{destination:x}+{length} overlaps a zero range the destination has not cleared yet");
+                    throw Violation($"write: 0x{piece.Source:x}+{piece.Length} is outside its registration 0x{live.Handle.Address:x}+{live.Handle.Length}");
                 }
-            }
-            if (!_options.OrdersWrites)
-            {
-                foreach (PendingWrite other in _writesInFlight)
+                foreach (PendingWrite zero in _zeroRanges)
                 {
-                    if (other.Destination < destination + (nint)length && destination < other.Destination + (nint)other.Length)
+                    if (zero.Overlaps(piece))
                     {
-                        throw Violation($"write: 0x{destination:x}+{length} overlaps a write in flight on a fabric that does not order writes");
+                        throw Violation($"write: 0x{piece.Destination:x}+{piece.Length} overlaps a zero range the destination has not cleared yet");
+                    }
+                }
+                if (!_options.OrdersWrites)
+                {
+                    foreach (PendingWrite other in _writesInFlight)
+                    {
+                        if (other.Overlaps(piece))
+                        {
+                            throw Violation($"write: 0x{piece.Destination:x}+{piece.Length} overlaps a write in flight on a fabric that does not order writes");
+                        }
                     }
                 }
             }
             live.WritesInFlight++;
-            var write = new PendingWrite(live, localAddress, destination, length, context, number);
+            var write = new PendingWrite(live, pieces, context, number);
             _writesInFlight.Add(write);
             _pending.Enqueue(write, (Due(ordered: false), number));
             Monitor.Pulse(_lock);
@@ -158,7 +172,7 @@ public sealed unsafe class MemoryFabric : IFabric, IDisposable
         long number = Interlocked.Increment(ref _writesPosted);
         lock (_lock)
         {
-            var zero = new PendingWrite(null, 0, destination, length, context, number);
+            var zero = new PendingWrite(null, [new Piece(0, destination, length)], context, number);
             _zeroRanges.Add(zero);
             _pending.Enqueue(zero, (Due(ordered: true), number));
             Monitor.Pulse(_lock);
@@ -267,14 +281,19 @@ public sealed unsafe class MemoryFabric : IFabric, IDisposable
             {
                 completion = new FabricCompletion(write.Context, -5, "injected write failure (memory fabric)");
             }
-            else if (write.Registration is null)
-            {
-                new Span<byte>((void*)write.Destination, (int)write.Length).Clear();
-                completion = new FabricCompletion(write.Context);
-            }
             else
             {
-                Buffer.MemoryCopy((void*)write.Source, (void*)write.Destination, write.Length, write.Length);
+                foreach (Piece piece in write.Pieces)
+                {
+                    if (write.Registration is null)
+                    {
+                        new Span<byte>((void*)piece.Destination, (int)piece.Length).Clear();
+                    }
+                    else
+                    {
+                        Buffer.MemoryCopy((void*)piece.Source, (void*)piece.Destination, piece.Length, piece.Length);
+                    }
+                }
                 completion = new FabricCompletion(write.Context);
             }
             lock (_lock)
@@ -306,6 +325,13 @@ public sealed unsafe class MemoryFabric : IFabric, IDisposable
         public int WritesInFlight { get; set; }
     }
 
-    /// <summary>A write, or (without a registration) a zero range.</summary>
-    private sealed record PendingWrite(LiveRegistration? Registration, nint Source, nint Destination, long Length, ulong Context, long Number);
+    /// <summary>What one segment of a write copies (a zero range: clears, from no source).</summary>
+    private readonly record struct Piece(nint Source, nint Destination, long Length);
+
+    /// <summary>A write of one or more pieces, or (without a registration) a zero range.</summary>
+    private sealed record PendingWrite(LiveRegistration? Registration, Piece[] Pieces, ulong Context, long Number)
+    {
+        public bool Overlaps(Piece other) =>
+            Pieces.Any(piece => piece.Destination < other.Destination + (nint)other.Length && other.Destination < piece.Destination + (nint)piece.Length);
+    }
 }

@@ -23,4 +23,7 @@ public sealed record MemoryFabricOptions
     /// flight is a violation: with jitter its older data could land last.
     /// </summary>
     public bool OrdersWrites { get; init; } = true;
+
+    /// <summary>Segments one write may carry (<see cref="IFabric.MaxWriteSegments"/>); 4, as libfabric's tcp provider.</summary>
+    public int MaxWriteSegments { get; init; } = 4;
 }
