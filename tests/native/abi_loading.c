@@ -1,6 +1,7 @@
 /* Loading: the engine from beside the shim or from $RDMA_CS_ENGINE; a missing or foreign engine is a clear refusal
  * (NULL from the query), never a crash; the host's own SIGSEGV handler still runs after the runtime started; and
- * calls made at once after loading never crash, whatever libfabric's background loading is doing.
+ * calls made at once after loading never crash, whatever libfabric's background loading is doing; libfabric's
+ * registration caches are off in the host's process unless the operator set them.
  * Each case runs in a child process: the shim loads its engine once per process. */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -79,6 +80,30 @@ static int host_handler_survives_the_runtime(void)
     return 3;
 }
 
+/* libfabric's registration caches are off in the host's process once the plugin is loaded (before libfabric reads its
+ * parameters): a deregistered region never stays pinned behind the budget's back. */
+static int registration_caches_are_off(void)
+{
+    if (load_plugin(RDMA_CS_ABI_VERSION) == NULL) {
+        return 1;
+    }
+    const char *count = getenv("FI_MR_CACHE_MAX_COUNT");
+    const char *efa = getenv("FI_EFA_MR_CACHE_ENABLE");
+    return count != NULL && strcmp(count, "0") == 0 && efa != NULL && strcmp(efa, "0") == 0 ? 0 : 2;
+}
+
+/* An operator's own setting is kept (the plugin's log then says what it costs the budget). */
+static int an_operators_cache_setting_is_kept(void)
+{
+    setenv("FI_MR_CACHE_MAX_COUNT", "512", 1);
+    if (load_plugin(RDMA_CS_ABI_VERSION) == NULL) {
+        return 1;
+    }
+    const char *count = getenv("FI_MR_CACHE_MAX_COUNT");
+    const char *efa = getenv("FI_EFA_MR_CACHE_ENABLE");
+    return count != NULL && strcmp(count, "512") == 0 && efa != NULL && strcmp(efa, "0") == 0 ? 0 : 2;
+}
+
 /* The host's first calls, made at once after the query, while libfabric loads in the background. */
 static int create_at_once(void)
 {
@@ -107,6 +132,8 @@ int main(void)
     CHECK(in_child(query_succeeds, "/nonexistent/librdmacs-engine.so") == 1, "a missing engine must be refused");
     CHECK(in_child(query_succeeds, "libz.so.1") == 1, "a library that is not an engine must be refused");
     CHECK(in_child(host_handler_survives_the_runtime, NULL) == 42, "the host's SIGSEGV handler did not run");
+    CHECK(in_child(registration_caches_are_off, NULL) == 0, "libfabric's registration caches are not off in the host's process");
+    CHECK(in_child(an_operators_cache_setting_is_kept, NULL) == 0, "the operator's FI_MR_CACHE_MAX_COUNT was not kept");
     for (int i = 0; i < AT_ONCE_PROCESSES; i++) {
         CHECK(in_child(create_at_once, NULL) == 0, "process %d: create right after loading failed", i);
     }

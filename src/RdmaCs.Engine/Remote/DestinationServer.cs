@@ -191,7 +191,9 @@ public sealed class DestinationServer : IDisposable
             _info = FabricInfo.Find(provider, node, "0", passive: true);
             Provider = _info.Provider;
             server._log(EngineLogLevel.Info, $"serve: provider {_info.Provider} on {_info.Domain} ({_info.Reason}); " +
-                                             $"mr_mode 0x{_info.MrMode:x}, delivery-complete writes {(_info.DeliveryComplete ? "yes" : "no")}");
+                                             $"mr_mode 0x{_info.MrMode:x}, delivery-complete offered {(_info.DeliveryComplete ? "yes" : "no")}");
+            string caches = RegistrationCaches.Describe(out bool budgetHolds);
+            server._log(budgetHolds ? EngineLogLevel.Info : EngineLogLevel.Warning, $"serve: {caches}");
             _domain = FabricDomain.Open(_info);
             _listener = _domain.Listen();
             var keys = new List<RemoteKey>();

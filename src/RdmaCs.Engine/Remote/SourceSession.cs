@@ -63,14 +63,19 @@ public sealed class SourceSession : IDisposable
             _log(EngineLogLevel.Info, $"send: provider {_info.Provider} on {_info.Domain}; mr_mode 0x{_info.MrMode:x} " +
                                       $"({(_info.RemoteAddressIsVirtual ? "virtual addresses" : "offsets")}, " +
                                       $"{(_info.ProviderChoosesKeys ? "provider keys" : "application keys")}), " +
-                                      $"delivery-complete writes {(_info.DeliveryComplete ? "yes" : "no")}, " +
-                                      $"writes kept in order {(_info.OrdersWrites ? "yes" : "no (never two to one page in flight)")}");
+                                      $"writes kept in order {(_info.OrdersWrites ? "yes" : "no (never two to one page in flight)")}, " +
+                                      $"up to {_info.MaxWriteSegments} segment(s) per write");
+            string caches = RegistrationCaches.Describe(out bool budgetHolds);
+            _log(budgetHolds ? EngineLogLevel.Info : EngineLogLevel.Warning, $"send: {caches}");
             _domain = FabricDomain.Open(_info);
             _endpoint = _domain.Connect(_info, BitConverter.GetBytes(accept.Nonce), options.HandshakeTimeout, cancel);
             _fabric = new LibFabricFabric(_domain, _endpoint,
                 [.. _blocks.Select((b, i) => new RemoteBlock(b.Name, b.Length, accept.Blocks[i].Key, accept.Blocks[i].BaseAddress))],
                 new RemoteBlock("fence target", 8, accept.FenceTarget.Key, accept.FenceTarget.BaseAddress),
                 ranges => _control.SendAll(ranges.Select(range => new ZeroPages(range.Id, range.Block, range.Offset, range.Length))));
+            _log(EngineLogLevel.Info, _fabric.WritesDeliveryComplete
+                ? "send: writes complete once delivered"
+                : "send: writes complete once sent; the fence reads before zero ranges and at the end prove delivery");
             _engine = engineOptions is null ? null : new TransferEngine(engineOptions, _fabric, _blocks, log);
             _pump = BackgroundThread.Start("rdmacs-control-pump", Pump, log);
         }

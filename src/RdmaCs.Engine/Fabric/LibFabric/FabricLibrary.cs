@@ -29,9 +29,14 @@ public static unsafe partial class FabricLibrary
     /// <summary>
     /// In QEMU the shim loads libfabric ahead of time on a native thread of its own (shim/fabric-preload.c), keeping
     /// the signal handlers the same way; <paramref name="wait"/> waits for it. Loading here waits for it first, so that
-    /// this side never takes a handler snapshot while the shim's loading is half done.
+    /// this side never takes a handler snapshot while the shim's loading is half done. Called on the host's thread
+    /// before the shim starts loading: libfabric's registration caches are turned off here (<see cref="RegistrationCaches"/>).
     /// </summary>
-    public static void PreloadedBy(delegate* unmanaged<void> wait) => _waitForPreload = wait;
+    public static void PreloadedBy(delegate* unmanaged<void> wait)
+    {
+        RegistrationCaches.TurnOff(); // before the shim's loading initialises the providers
+        _waitForPreload = wait;
+    }
 
     private static int[] LoadKeepingSignalHandlers()
     {
@@ -39,6 +44,7 @@ public static unsafe partial class FabricLibrary
         {
             _waitForPreload();
         }
+        RegistrationCaches.TurnOff();
         byte[] before = new byte[GuardedSignals.Length * SigactionBytes];
         byte* now = stackalloc byte[SigactionBytes];
         var restored = new List<int>();

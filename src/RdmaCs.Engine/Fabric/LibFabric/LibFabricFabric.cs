@@ -97,6 +97,9 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
 
     public int MaxWriteSegments { get; }
 
+    /// <summary>True when a write's completion means its bytes are in the destination's memory (hardware providers).</summary>
+    public bool WritesDeliveryComplete => (_writeFlags & Fi.FI_DELIVERY_COMPLETE) != 0;
+
     public bool HasCompletions => !_completed.IsEmpty;
 
     public FabricRegistration Register(nint address, long length)
