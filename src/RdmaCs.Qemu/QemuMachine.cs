@@ -13,7 +13,8 @@ public sealed partial class QemuMachine : IDisposable
     private readonly string _folder;
     private readonly List<string> _log = [];
 
-    private QemuMachine(string name, long memoryBytes, bool incoming, GuestImage? guest, IEnumerable<string> extraArguments)
+    private QemuMachine(string name, long memoryBytes, bool incoming, GuestImage? guest, IEnumerable<string> extraArguments,
+        KernelLockLimit? lockLimit = null)
     {
         guest ??= GuestLoad.AllMemory;
         QemuPaths.RequireBuilt(guest);
@@ -21,18 +22,35 @@ public sealed partial class QemuMachine : IDisposable
         MemoryBytes = memoryBytes;
         Guest = guest;
         _folder = Directory.CreateTempSubdirectory($"rdmacs-{name}-").FullName;
-        var start = new ProcessStartInfo(QemuPaths.Binary) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (string argument in new[]
+        // With a kernel lock limit, QEMU runs without CAP_IPC_LOCK (setpriv drops it and execs QEMU, which keeps the PID).
+        var start = new ProcessStartInfo(lockLimit is null ? QemuPaths.Binary : SetprivPath)
+        {
+            RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false,
+        };
+        IEnumerable<string> launcher = lockLimit is null ? [] : ["--inh-caps", "-ipc_lock", "--bounding-set", "-ipc_lock", "--", QemuPaths.Binary];
+        foreach (string argument in launcher.Concat(new[]
                  {
                      "-name", $"{name},debug-threads=on", "-L", "/usr/share/seabios", "-L", "/usr/share/qemu", "-machine", "pc,accel=tcg",
                      "-m", $"{memoryBytes >> 20}M", "-nic", "none", "-display", "none", "-monitor", "none",
                      "-global", $"migration.rdma-cs-plugin={QemuPaths.Plugin}",
                      "-qmp", $"unix:{QmpPath},server=on,wait=off",
-                 }.Concat(incoming ? ["-incoming", "defer", "-S"] : []).Concat(guest.QemuArguments(ConsoleLog)).Concat(extraArguments))
+                 }).Concat(incoming ? ["-incoming", "defer", "-S"] : []).Concat(guest.QemuArguments(ConsoleLog)).Concat(extraArguments))
         {
             start.ArgumentList.Add(argument);
         }
         _process = Process.Start(start)!;
+        if (lockLimit is { } limit)
+        {
+            try
+            {
+                LockedMemoryLimit.Set(_process.Id, limit.Bytes); // QEMU locks nothing before a migration
+            }
+            catch
+            {
+                _process.Kill();
+                throw;
+            }
+        }
         _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (_log) { _log.Add(e.Data); } } };
         _process.OutputDataReceived += (_, _) => { };
         _process.BeginErrorReadLine();
@@ -53,6 +71,17 @@ public sealed partial class QemuMachine : IDisposable
     public static QemuMachine StartSource(string name, long memoryBytes, GuestImage? guest = null, params string[] extraArguments) =>
         new(name, memoryBytes, incoming: false, guest, extraArguments);
 
+    /// <summary>
+    /// Starts the guest running in a QEMU whose locked memory the kernel bounds: no CAP_IPC_LOCK, and RLIMIT_MEMLOCK at
+    /// <paramref name="lockLimit"/>, so that pinning past it fails in the kernel whatever the plugin's accounting says.
+    /// </summary>
+    public static QemuMachine StartSource(string name, long memoryBytes, GuestImage? guest, KernelLockLimit lockLimit, params string[] extraArguments) =>
+        new(name, memoryBytes, incoming: false, guest, extraArguments, lockLimit);
+
+    /// <summary>A destination (page-writer guest) whose locked memory the kernel bounds; see the source's.</summary>
+    public static QemuMachine StartDestination(string name, long memoryBytes, KernelLockLimit lockLimit, params string[] extraArguments) =>
+        new(name, memoryBytes, incoming: true, null, extraArguments, lockLimit);
+
     /// <summary>Starts a paused QEMU waiting for <c>migrate-incoming</c>, set up for the page-writer guest.</summary>
     public static QemuMachine StartDestination(string name, long memoryBytes, params string[] extraArguments) =>
         new(name, memoryBytes, incoming: true, null, extraArguments);
@@ -60,6 +89,9 @@ public sealed partial class QemuMachine : IDisposable
     /// <summary>Starts a paused QEMU waiting for <c>migrate-incoming</c>, set up for <paramref name="guest"/>.</summary>
     public static QemuMachine StartDestination(string name, long memoryBytes, GuestImage guest, params string[] extraArguments) =>
         new(name, memoryBytes, incoming: true, guest, extraArguments);
+
+    /// <summary>util-linux's setpriv, part of every Debian system.</summary>
+    private const string SetprivPath = "/usr/bin/setpriv";
 
     public string Name { get; }
     public long MemoryBytes { get; }

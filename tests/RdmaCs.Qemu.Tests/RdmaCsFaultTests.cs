@@ -68,6 +68,26 @@ public sealed class RdmaCsFaultTests
     }
 
     [Fact]
+    public void A_budget_past_the_kernels_locked_memory_limit_fails_in_the_kernel_and_the_source_runs_on()
+    {
+        // The QEMUs run without CAP_IPC_LOCK: with RLIMIT_MEMLOCK at half the budget, the kernel refuses the lock that
+        // would pass it, whatever the plugin's own accounting allows; the migration fails with the kernel's reason.
+        var limit = new KernelLockLimit(BudgetBytes / 2);
+        using var source = QemuMachine.StartSource("source", GuestBytes, null, limit);
+        using var destination = QemuMachine.StartDestination("destination", GuestBytes, limit);
+        Thread.Sleep(1000);
+        Assert.False(LockedMemoryLimit.MayLockPastLimit(source.Pid), "the source QEMU holds CAP_IPC_LOCK");
+
+        MigrationOutcome outcome = LiveMigration.Run(source, destination, Settings(), MigrationTimeout);
+
+        Assert.Equal("failed", outcome.Status);
+        Assert.Contains("mlock of", outcome.Error ?? "");
+        Assert.Contains("RLIMIT_MEMLOCK", outcome.Error ?? "");
+        Assert.InRange(outcome.PeakLockedBytes, 0, BudgetBytes / 2);
+        AssertSourceRecovered(source, outcome);
+    }
+
+    [Fact]
     public void A_process_holding_the_control_port_stops_migrate_incoming_with_the_reason()
     {
         // The destination listens on its control port from migrate-incoming on: a process that took the port

@@ -17,28 +17,52 @@ public sealed class RdmaCsMigrationTests
     [Theory]
     [InlineData(512L << 20)]
     [InlineData(1024L << 20)]
-    public void A_live_guest_migrates_over_rdma_cs_with_equal_memory_and_pinned_memory_within_budget(long guestBytes)
+    public void A_live_guest_migrates_over_rdma_cs_with_equal_memory_and_pinned_memory_within_budget(long guestBytes) =>
+        MigrateAndCheck(guestBytes, BudgetBytes, lockLimit: null);
+
+    [Fact]
+    public void The_kernel_bounds_each_QEMUs_locked_memory_to_the_budget_and_the_guest_migrates_within_it()
     {
-        using var destination = QemuMachine.StartDestination("destination", guestBytes);
-        using var source = QemuMachine.StartSource("source", guestBytes);
+        // Both QEMUs without CAP_IPC_LOCK and with RLIMIT_MEMLOCK at the budget: a byte pinned past it would fail in the
+        // kernel, not only in the plugin's accounting. (8 MiB: this machine's hard limit, which root without
+        // CAP_SYS_RESOURCE cannot raise.)
+        const long KernelBudget = 8L << 20;
+        MigrateAndCheck(1024L << 20, KernelBudget, new KernelLockLimit(KernelBudget));
+    }
+
+    private static void MigrateAndCheck(long guestBytes, long budgetBytes, KernelLockLimit? lockLimit)
+    {
+        using var destination = lockLimit is null
+            ? QemuMachine.StartDestination("destination", guestBytes)
+            : QemuMachine.StartDestination("destination", guestBytes, lockLimit);
+        using var source = lockLimit is null
+            ? QemuMachine.StartSource("source", guestBytes)
+            : QemuMachine.StartSource("source", guestBytes, null, lockLimit);
         // Every page whole is checked below: let the guest write all of its RAM once first (under load, a 1 GiB guest
         // had not, and the firmware's tables left above its first sweep counted as torn pages).
         Assert.True(source.Monitor.WaitForFirstSweep(TimeSpan.FromMinutes(1)), "the guest did not write all of its RAM within a minute");
-        var settings = new MigrationSettings { Transport = MigrationTransport.RdmaCs, Port = FreePort(), ControlPort = FreePort(), BudgetBytes = BudgetBytes };
+        var settings = new MigrationSettings { Transport = MigrationTransport.RdmaCs, Port = FreePort(), ControlPort = FreePort(), BudgetBytes = budgetBytes };
 
         MigrationOutcome outcome = LiveMigration.Run(source, destination, settings, MigrationTimeout);
 
         Assert.True(outcome.Completed, $"migration {outcome.Status}: {outcome.Error}\nsource: {source.LogText}\ndestination: {destination.LogText}");
+        if (lockLimit is not null)
+        {
+            // The kernel was the referee: no CAP_IPC_LOCK, and a locked-memory limit of the budget on both sides.
+            Assert.False(LockedMemoryLimit.MayLockPastLimit(source.Pid) || LockedMemoryLimit.MayLockPastLimit(destination.Pid), "a QEMU holds CAP_IPC_LOCK");
+            Assert.Equal(budgetBytes, LockedMemoryLimit.Get(source.Pid));
+            Assert.Equal(budgetBytes, LockedMemoryLimit.Get(destination.Pid));
+        }
         Assert.True(outcome.LockedSamples > 10, "VmLck was hardly sampled");
-        Assert.InRange(outcome.PeakLockedBytes, 1, BudgetBytes);
+        Assert.InRange(outcome.PeakLockedBytes, 1, budgetBytes);
         Assert.Equal(0, outcome.LockedAfterBytes);
 
         // Every page QEMU counted went through the plugin, and the plugin stayed within its budget.
         var rdmaCs = outcome.RdmaCs!;
         Assert.Equal(outcome.NormalPages + outcome.ZeroPages, (long)rdmaCs["pages"]!);
         Assert.True(outcome.NormalPages + outcome.ZeroPages >= guestBytes / 4096, "fewer pages than the guest's RAM went through");
-        Assert.InRange((long)rdmaCs["peak-pinned"]!, 1, BudgetBytes);
-        Assert.Equal(BudgetBytes, (long)rdmaCs["budget"]!);
+        Assert.InRange((long)rdmaCs["peak-pinned"]!, 1, budgetBytes);
+        Assert.Equal(budgetBytes, (long)rdmaCs["budget"]!);
         Assert.Equal(0, (long)rdmaCs["pinned"]!);
         Assert.False((bool)rdmaCs["active"]!);
 
