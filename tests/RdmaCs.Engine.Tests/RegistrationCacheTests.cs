@@ -127,6 +127,36 @@ public class RegistrationCacheTests
         harness.DisposeEngineAndAssertNothingPinned();
     }
 
+    [Fact]
+    public void What_the_fabric_pins_for_itself_comes_out_of_the_budget()
+    {
+        // A NIC's fabric pins its fence buffer's page for as long as it lives: the engine registers at most the rest, and
+        // the pinned figure counts that page.
+        var options = new EngineOptions { BudgetBytes = 64 << 10, MaxBlockBytes = 16 << 10, RegistrationCache = false };
+        using var harness = new TransferHarness(options, [1 << 20], new MemoryFabricOptions
+        {
+            PinnedForItselfBytes = PageSize, RegistrationLimitBytes = (64 << 10) - PageSize,
+        });
+        harness.FillAll(1);
+        harness.Engine.DesignateRange(0, 0, 1 << 20);
+        harness.Engine.Flush(1, Timeout);
+
+        harness.AssertDestinationEqualsSource();
+        Assert.Empty(harness.Fabric.Violations); // never registered past the budget less the fabric's page
+        Assert.InRange(harness.Fabric.PeakRegisteredBytes, 1, (64 << 10) - PageSize);
+        Assert.InRange(harness.Engine.Statistics.PeakPinnedBytes, 2 * PageSize, 64 << 10); // the page and a registration at least
+        Assert.Equal(PageSize, harness.Engine.Statistics.PinnedBytes); // the fabric's page: no registration is left
+    }
+
+    [Fact]
+    public void A_budget_that_leaves_no_page_beside_what_the_fabric_pins_is_refused_up_front()
+    {
+        var options = new EngineOptions { BudgetBytes = PageSize, MaxBlockBytes = PageSize };
+        var error = Assert.Throws<ArgumentException>(() =>
+            new TransferHarness(options, [1 << 20], new MemoryFabricOptions { PinnedForItselfBytes = PageSize }));
+        Assert.Contains("pins for itself", error.Message);
+    }
+
     [Theory]
     [InlineData(1, 16)]
     [InlineData(4, 4)]

@@ -21,6 +21,12 @@ public interface IFabric
     bool RegistrationPins { get; }
 
     /// <summary>
+    /// Bytes the fabric pins for itself, outside the engine's registrations, for as long as it lives: its fence buffer
+    /// on a NIC (a page). They come out of the budget before anything else.
+    /// </summary>
+    long PinnedForItselfBytes { get; }
+
+    /// <summary>
     /// True when writes posted from this side land in the order they were posted (libfabric's FI_ORDER_WAW): two
     /// writes to the same page may then be in flight at once. False: the engine never lets them overlap.
     /// </summary>

@@ -18,6 +18,12 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
 
     private static readonly TimeSpan SendQueueTimeout = TimeSpan.FromSeconds(30);
 
+    /// <summary>-ECANCELED: the transfer was aborted.</summary>
+    private const int Cancelled = -125;
+
+    /// <summary>-ECONNRESET: the control connection that carries zero ranges is gone.</summary>
+    private const int ConnectionReset = -104;
+
     /// <summary>The completion context of a fence read; engine contexts are small slot numbers.</summary>
     private const ulong FenceContext = ulong.MaxValue;
 
@@ -96,6 +102,11 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
     public bool OrdersWrites { get; }
 
     public int MaxWriteSegments { get; }
+
+    /// <summary>The fence buffer's page, registered for the fence reads: pinned where registration pins.</summary>
+    public long PinnedForItselfBytes => RegistrationPins ? FenceBufferBytes : 0;
+
+    private const int FenceBufferBytes = 4096;
 
     /// <summary>True when a write's completion means its bytes are in the destination's memory (hardware providers).</summary>
     public bool WritesDeliveryComplete => (_writeFlags & Fi.FI_DELIVERY_COMPLETE) != 0;
@@ -186,7 +197,7 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
         }
         if (_aborted.IsCancellationRequested)
         {
-            throw new FabricException($"{operation}: the transfer was aborted", -125); // ECANCELED
+            throw new FabricException($"{operation}: the transfer was aborted", Cancelled);
         }
         if ((uint)ramBlock >= (uint)_remote.Length || remoteOffset < 0 || length <= 0 || remoteOffset > _remote[ramBlock].Length - length)
         {
@@ -227,7 +238,7 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
         {
             if (_zeroRanges.TryRemove(id, out ZeroRange range))
             {
-                Complete(new FabricCompletion(range.Context, -104, reason)); // ECONNRESET
+                Complete(new FabricCompletion(range.Context, ConnectionReset, reason));
             }
         }
     }
@@ -313,7 +324,7 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
             {
                 if (_zeroRanges.TryRemove(range.Id, out _))
                 {
-                    Complete(new FabricCompletion(range.Context, e is FabricException f && f.Error != 0 ? f.Error : -104, e.Message));
+                    Complete(new FabricCompletion(range.Context, e is FabricException f && f.Error != 0 ? f.Error : ConnectionReset, e.Message));
                 }
             }
         }
@@ -337,7 +348,7 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
                 _writesPosted.Set();
                 if (_aborted.IsCancellationRequested)
                 {
-                    throw new FabricException("the transfer was aborted while the send queue was full", -125); // ECANCELED
+                    throw new FabricException("the transfer was aborted while the send queue was full", Cancelled);
                 }
                 if (Stopwatch.GetTimestamp() > deadline)
                 {
@@ -371,7 +382,7 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
         }
         catch (OperationCanceledException)
         {
-            throw new FabricException("the transfer was aborted while the fence read was outstanding", -125); // ECANCELED
+            throw new FabricException("the transfer was aborted while the fence read was outstanding", Cancelled);
         }
         if (!_fenceCompletion.Succeeded)
         {
@@ -413,8 +424,8 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
         {
             if (_fenceRegion is null)
             {
-                _fenceBuffer = new RdmaCs.Memory.AlignedBuffer(4096);
-                _fenceRegion = _domain.Register(_fenceBuffer.Address, 4096, Fi.FI_READ, Interlocked.Increment(ref _nextKey));
+                _fenceBuffer = new RdmaCs.Memory.AlignedBuffer(FenceBufferBytes);
+                _fenceRegion = _domain.Register(_fenceBuffer.Address, FenceBufferBytes, Fi.FI_READ, Interlocked.Increment(ref _nextKey));
             }
         }
         FabricMemoryRegion region = _fenceRegion!;

@@ -114,6 +114,8 @@ public sealed unsafe class MemoryFabric : IFabric, IDisposable
 
     public int MaxWriteSegments => _options.MaxWriteSegments;
 
+    public long PinnedForItselfBytes => _options.PinnedForItselfBytes;
+
     public void PostWrite(FabricRegistration source, ReadOnlySpan<WriteSegment> segments, int ramBlock, ulong context)
     {
         if (segments.Length == 0 || segments.Length > MaxWriteSegments)

@@ -26,4 +26,7 @@ public sealed record MemoryFabricOptions
 
     /// <summary>Segments one write may carry (<see cref="IFabric.MaxWriteSegments"/>); 4, as libfabric's tcp provider.</summary>
     public int MaxWriteSegments { get; init; } = 4;
+
+    /// <summary>What the fabric claims to pin for itself (<see cref="IFabric.PinnedForItselfBytes"/>), as a NIC's fence buffer.</summary>
+    public long PinnedForItselfBytes { get; init; }
 }
