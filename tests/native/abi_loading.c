@@ -44,6 +44,30 @@ static void host_term_handler(int signal)
     (void)signal;
 }
 
+/* Loads the plugin and creates and destroys a source context, as a host's first calls: 0, or which step failed. */
+static int create_and_destroy(const char *role)
+{
+    const rdma_cs_plugin_ops *ops = load_plugin(RDMA_CS_ABI_VERSION);
+    if (ops == NULL) {
+        return 1;
+    }
+    test_host host;
+    host_init(&host, role);
+    rdma_cs_config config = make_config(RDMA_CS_ROLE_SOURCE, "4444", "fabric=memory");
+    void *ctx = NULL;
+    if (ops->create(&host.api, &config, &ctx) != 0) {
+        return 2;
+    }
+    ops->destroy(ctx);
+    return 0;
+}
+
+/* The host's first calls, made at once after the query, while libfabric loads in the background. */
+static int create_at_once(void)
+{
+    return create_and_destroy("at-once");
+}
+
 /*
  * Like QEMU: the host's SIGSEGV and SIGTERM handlers exist first, then the engine's runtime starts and loads
  * libfabric in the background (whose libpsm2 installs handlers of its own), then a fault in host code.
@@ -56,18 +80,10 @@ static int host_handler_survives_the_runtime(void)
     sigaction(SIGSEGV, &action, NULL);
     action.sa_handler = host_term_handler;
     sigaction(SIGTERM, &action, NULL);
-    const rdma_cs_plugin_ops *ops = load_plugin(RDMA_CS_ABI_VERSION);
-    if (ops == NULL) {
-        return 1;
+    int failed = create_and_destroy("signals");
+    if (failed != 0) {
+        return failed;
     }
-    test_host host;
-    host_init(&host, "signals");
-    rdma_cs_config config = make_config(RDMA_CS_ROLE_SOURCE, "4444", "fabric=memory");
-    void *ctx = NULL;
-    if (ops->create(&host.api, &config, &ctx) != 0) {
-        return 2;
-    }
-    ops->destroy(ctx);
     sleep(2); /* libfabric has loaded by now (about 0.3 s) */
     struct sigaction term;
     sigaction(SIGTERM, NULL, &term);
@@ -102,24 +118,6 @@ static int an_operators_cache_setting_is_kept(void)
     const char *count = getenv("FI_MR_CACHE_MAX_COUNT");
     const char *efa = getenv("FI_EFA_MR_CACHE_ENABLE");
     return count != NULL && strcmp(count, "512") == 0 && efa != NULL && strcmp(efa, "0") == 0 ? 0 : 2;
-}
-
-/* The host's first calls, made at once after the query, while libfabric loads in the background. */
-static int create_at_once(void)
-{
-    const rdma_cs_plugin_ops *ops = load_plugin(RDMA_CS_ABI_VERSION);
-    if (ops == NULL) {
-        return 1;
-    }
-    test_host host;
-    host_init(&host, "at-once");
-    rdma_cs_config config = make_config(RDMA_CS_ROLE_SOURCE, "4444", "fabric=memory");
-    void *ctx = NULL;
-    if (ops->create(&host.api, &config, &ctx) != 0) {
-        return 2;
-    }
-    ops->destroy(ctx);
-    return 0;
 }
 
 /* A background loader that ran managed code raced these calls through the runtime's first-time initialisation and
