@@ -21,10 +21,27 @@ if [[ -n "$(cd "$source_dir" && git status --porcelain --untracked-files=no)" ]]
 fi
 rm -f "$series"/*.patch
 (cd "$source_dir" && git format-patch -q --no-signature --zero-commit -o "$series" "$base")
+ls "$series"/*.patch
+# The series is written either way (so that it can be fixed from there); a style error makes this script fail.
 if [[ "$project" == qemu ]]; then
-  (cd "$source_dir" && ./scripts/checkpatch.pl "$series"/*.patch) | grep -E '^(ERROR|WARNING|total)' || true
+  # checkpatch exits non-zero on errors (warnings alone pass): each patch is checked on its own.
+  status=0
+  for patch in "$series"/*.patch; do
+    if ! report=$(cd "$source_dir" && ./scripts/checkpatch.pl "$patch" 2>&1); then
+      status=1
+    fi
+    printf '%s\n' "$report" | grep -E '^(ERROR|WARNING|total)' | sed "s|^|$(basename "$patch"): |" || true
+  done
+  if (( status != 0 )); then
+    echo "export-patches: checkpatch found errors (above)" >&2
+    exit 1
+  fi
 else
   # syntax-check reads the committed tree (git ls-tree HEAD), so it checks exactly the series
-  meson test -C "$root/build/libvirt" --suite syntax-check --no-rebuild -q 2>&1 | grep -E '^(Ok|Fail|.*FAIL)' || true
+  if ! report=$(meson test -C "$root/build/libvirt" --suite syntax-check --no-rebuild -q 2>&1); then
+    printf '%s\n' "$report" | grep -E '^(Ok|Fail|.*FAIL)' || true
+    echo "export-patches: libvirt's syntax-check failed (above)" >&2
+    exit 1
+  fi
+  printf '%s\n' "$report" | grep -E '^(Ok|Fail|.*FAIL)' || true
 fi
-ls "$series"/*.patch

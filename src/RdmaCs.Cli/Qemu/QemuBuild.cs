@@ -29,6 +29,15 @@ internal static class QemuBuild
                 return false;
             }
         }
+        else if (StaleNativePart() is { } changed)
+        {
+            // Else QEMU would load the engine as it was before an edit.
+            Console.Error.WriteLine($"rdmacs {command}: rebuilding the plugin ({Path.GetRelativePath(QemuPaths.Root, changed)} changed since it was built)...");
+            if (!RunScript("build-native.sh"))
+            {
+                return false;
+            }
+        }
         if (!File.Exists(QemuPaths.Binary))
         {
             Console.Error.WriteLine($"rdmacs {command}: building the patched QEMU (scripts/build-qemu.sh, about 8 minutes the first time)...");
@@ -38,6 +47,37 @@ internal static class QemuBuild
             }
         }
         return true;
+    }
+
+    /// <summary>
+    /// Each native part and what it is built from (as CMakeLists.txt lists it): the engine from the C# of the engine,
+    /// the plugin exports and the bindings; the shim from its C and the ABI header.
+    /// </summary>
+    private static readonly (string Built, string[] Folders, string[] Patterns)[] NativeParts =
+    [
+        ("build/cmake/librdmacs-engine.so", ["src/RdmaCs.Engine", "src/RdmaCs.Native", "bindings/RdmaCs.Bindings"], ["*.cs", "*.csproj"]),
+        ("build/cmake/librdmacs-qemu.so", ["shim", "include"], ["*.c", "*.h"]),
+    ];
+
+    /// <summary>A source file written after the native part built from it, or null when every part is current.</summary>
+    private static string? StaleNativePart()
+    {
+        foreach ((string built, string[] folders, string[] patterns) in NativeParts)
+        {
+            string artifact = Path.Combine(QemuPaths.Root, built);
+            DateTime builtAt = File.Exists(artifact) ? File.GetLastWriteTimeUtc(artifact) : DateTime.MinValue;
+            string? newer = folders
+                .Select(folder => Path.Combine(QemuPaths.Root, folder))
+                .Where(Directory.Exists)
+                .SelectMany(folder => patterns.SelectMany(pattern => Directory.EnumerateFiles(folder, pattern, SearchOption.AllDirectories)))
+                .Where(file => !file.Contains("/obj/", StringComparison.Ordinal) && !file.Contains("/bin/", StringComparison.Ordinal))
+                .FirstOrDefault(file => File.GetLastWriteTimeUtc(file) > builtAt);
+            if (newer is not null)
+            {
+                return newer;
+            }
+        }
+        return null;
     }
 
     /// <summary>Also the patched libvirt; false (after saying why on stderr) when a build script failed.</summary>

@@ -86,10 +86,10 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
         OrdersWrites = domain.Info.OrdersWrites;
         MaxWriteSegments = domain.Info.MaxWriteSegments;
         // Every write names its flags (fi_writemsg), so that it means the same under every libfabric: 1.17's tcp fi_write
-        // passes none, later ones the endpoint's defaults. On a software provider, delivery-complete costs an
-        // acknowledgement message per write (a write of 4 scattered pages then went at a quarter of the speed of 4 writes
-        // of one): there the fence read that goes before every batch of zero ranges and ends the migration proves delivery,
-        // and a write's completion means its bytes are on their way, out of the registration (which can go).
+        // passes none, later ones the endpoint's defaults. On a software provider, delivery-complete makes the target
+        // acknowledge every write with a message of its own (tcpx_set_ack_flags in 1.17): there the fence read that goes
+        // before every batch of zero ranges and ends the migration proves delivery, and a write's completion means its
+        // bytes are on their way, out of the registration (which can go).
         _writeFlags = Fi.FI_COMPLETION | (RegistrationPins ? domain.Info.Info->tx_attr->op_flags & Fi.FI_DELIVERY_COMPLETE : 0);
         // RunProgress records its own failures for the engine; only a bug could reach the guard's log (stderr: the host's log).
         _progress = BackgroundThread.Start("rdmacs-fabric-progress", RunProgress, static (_, message) => Console.Error.WriteLine($"rdma-cs: {message}"));
