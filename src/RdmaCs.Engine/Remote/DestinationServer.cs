@@ -192,8 +192,7 @@ public sealed class DestinationServer : IDisposable
             Provider = _info.Provider;
             server._log(EngineLogLevel.Info, $"serve: provider {_info.Provider} on {_info.Domain} ({_info.Reason}); " +
                                              $"mr_mode 0x{_info.MrMode:x}, delivery-complete offered {(_info.DeliveryComplete ? "yes" : "no")}");
-            string caches = RegistrationCaches.Describe(out bool budgetHolds);
-            server._log(budgetHolds ? EngineLogLevel.Info : EngineLogLevel.Warning, $"serve: {caches}");
+            RegistrationCaches.Report(server._log, "serve");
             _domain = FabricDomain.Open(_info);
             _listener = _domain.Listen();
             var keys = new List<RemoteKey>();
@@ -334,9 +333,9 @@ public sealed class DestinationServer : IDisposable
                 {
                     while (!_stopProgress)
                     {
-                        if (_endpoint!.ReadCompletions(none) == 0 && !_endpoint.HasInput)
+                        if (_endpoint!.ReadCompletions(none) == 0)
                         {
-                            ProgressPause.Idle();
+                            ProgressPause.Idle(_endpoint);
                         }
                     }
                 }

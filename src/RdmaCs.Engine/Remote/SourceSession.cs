@@ -65,8 +65,7 @@ public sealed class SourceSession : IDisposable
                                       $"{(_info.ProviderChoosesKeys ? "provider keys" : "application keys")}), " +
                                       $"writes kept in order {(_info.OrdersWrites ? "yes" : "no (never two to one page in flight)")}, " +
                                       $"up to {_info.MaxWriteSegments} segment(s) per write");
-            string caches = RegistrationCaches.Describe(out bool budgetHolds);
-            _log(budgetHolds ? EngineLogLevel.Info : EngineLogLevel.Warning, $"send: {caches}");
+            RegistrationCaches.Report(_log, "send");
             _domain = FabricDomain.Open(_info);
             _endpoint = _domain.Connect(_info, BitConverter.GetBytes(accept.Nonce), options.HandshakeTimeout, cancel);
             _fabric = new LibFabricFabric(_domain, _endpoint,

@@ -55,12 +55,13 @@ public sealed partial class TransferEngine : IDisposable
         _bitmaps = [.. _ramBlocks.Select(block => new DesignationBitmap(block.Length >> _pageShift))];
         _budget = new PinnedMemoryBudget(options.BudgetBytes);
         // What the fabric pins for itself (its fence buffer, on a NIC) comes out of the budget first, for good.
-        if (fabric.PinnedForItselfBytes > options.BudgetBytes - options.PageSize || !_budget.TryReserve(fabric.PinnedForItselfBytes))
+        if (fabric.PinnedForItselfBytes > options.BudgetBytes - options.PageSize)
         {
             throw new ArgumentException(
                 $"a budget of {ByteSize.Format(options.BudgetBytes)} leaves less than a page beside the {ByteSize.Format(fabric.PinnedForItselfBytes)} " +
                 $"the {fabric.Name} fabric pins for itself");
         }
+        _budget.TryReserve(fabric.PinnedForItselfBytes); // fits: the budget is empty and larger, checked above
         _log = log ?? ((_, _) => { });
         bool lockMemory = options.LockMemoryOnSoftwareFabrics && !fabric.RegistrationPins;
         _registrar = new Registrar(fabric, _budget, _ramBlocks, options.PageSize, options.PagesPerBlock,

@@ -493,10 +493,7 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
                 int count = _endpoint.ReadCompletions(completions);
                 if (count == 0)
                 {
-                    if (!_endpoint.HasInput)
-                    {
-                        ProgressPause.Idle();
-                    }
+                    ProgressPause.Idle(_endpoint);
                     continue;
                 }
                 _progressMade.Set();

@@ -13,7 +13,14 @@ internal static partial class ProgressPause
 {
     private const uint IdleMicroseconds = 50;
 
-    public static void Idle() => usleep(IdleMicroseconds);
+    /// <summary>After a poll that returned nothing: pauses, unless <paramref name="endpoint"/> still has input to read.</summary>
+    public static void Idle(FabricEndpoint endpoint)
+    {
+        if (!endpoint.HasInput)
+        {
+            usleep(IdleMicroseconds);
+        }
+    }
 
     [LibraryImport("libc", EntryPoint = "usleep")]
     private static partial int usleep(uint microseconds);

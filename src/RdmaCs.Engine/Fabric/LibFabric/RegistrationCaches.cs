@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using RdmaCs.Transfer;
 
 namespace RdmaCs.Fabric.LibFabric;
 
@@ -63,6 +64,13 @@ public static partial class RegistrationCaches
             }
         }
         return $"libfabric registration caches: {string.Join("; ", parts)}";
+    }
+
+    /// <summary>Logs <see cref="Describe"/> for a session's <paramref name="side"/>: a warning when the budget does not hold.</summary>
+    public static void Report(EngineLog log, string side)
+    {
+        string caches = Describe(out bool budgetHolds);
+        log(budgetHolds ? EngineLogLevel.Info : EngineLogLevel.Warning, $"{side}: {caches}");
     }
 
     private static string? Get(string variable) => Marshal.PtrToStringUTF8(getenv(variable));
