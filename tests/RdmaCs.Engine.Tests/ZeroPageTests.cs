@@ -122,7 +122,9 @@ public sealed class ZeroPageTests
     {
         var options = new EngineOptions { BudgetBytes = 256 << 10, MaxBlockBytes = 64 << 10 };
         using var harness = new TransferHarness(options, [2 << 20]);
-        harness.Engine.DesignateRange(0, 0, 2 << 20);
+        // Handed over at once: a worker already awake that looked while the range was being designated would see a zero
+        // stretch shorter than MinZeroRangePages and rightly write it as data (CI caught that once).
+        harness.DesignateTogether(engine => engine.DesignateRange(0, 0, 2 << 20));
 
         harness.Engine.Flush(1, Timeout);
 
