@@ -27,6 +27,7 @@ internal sealed unsafe class DestinationPlugin : PluginContext
             Port = Options.ControlPortFor(Port),
             Token = Options.RequireToken(),
             Provider = Options.Provider,
+            BudgetBytes = Options.BudgetBytes,
             HandshakeTimeout = Options.Timeout,
             IdleTimeout = Options.Timeout,
             Connected = () => _connected = true,
@@ -97,6 +98,17 @@ internal sealed unsafe class DestinationPlugin : PluginContext
             // Cancelled while waiting for the source, most often: a thread must never take QEMU down.
             _outcome = -Errno.From(e is ObjectDisposedException ? new OperationCanceledException() : e);
         }
+    }
+
+    /// <summary>What this host has pinned for the source's writes: its windows (and fence target, on a NIC), against its budget.</summary>
+    public override void FillStatistics(rdma_cs_stats* statistics)
+    {
+        DestinationStatistics pinned = _server.Statistics;
+        statistics->budget_bytes = (ulong)pinned.BudgetBytes;
+        statistics->pinned_bytes = (ulong)pinned.PinnedBytes;
+        statistics->peak_pinned_bytes = (ulong)pinned.PeakPinnedBytes;
+        statistics->registrations = (ulong)pinned.Registrations;
+        statistics->deregistrations = (ulong)pinned.Deregistrations;
     }
 
     protected override void OnCancel() => _server.Cancel();

@@ -36,7 +36,7 @@ public static class LiveMigration
     /// <summary>
     /// Prepares both sides, starts the migration on the source, and polls it every <paramref name="interval"/> until
     /// it completes, fails, is cancelled, or <paramref name="timeout"/> passes; <paramref name="onProgress"/> sees
-    /// each poll (and may act: cancel, kill the destination). The source's VmLck is sampled every 2 ms throughout.
+    /// each poll (and may act: cancel, kill the destination). Both QEMUs' VmLck is sampled every 2 ms throughout.
     /// <paramref name="beforeMigrate"/> runs once both sides are prepared (the destination listening), before <c>migrate</c>.
     /// </summary>
     public static MigrationOutcome Run(QemuMachine source, QemuMachine destination, MigrationSettings settings, TimeSpan timeout,
@@ -47,6 +47,7 @@ public static class LiveMigration
         var timeline = new List<MigrationProgress>();
         var clock = Stopwatch.StartNew();
         var locked = new LockedMemorySampler(source.Pid, TimeSpan.FromMilliseconds(2));
+        var destinationLocked = new LockedMemorySampler(destination.Pid, TimeSpan.FromMilliseconds(2));
         var sourceCpu = new ThreadCpuSampler(source.Pid);
         var destinationCpu = new ThreadCpuSampler(destination.Pid);
         JsonNode status;
@@ -69,6 +70,7 @@ public static class LiveMigration
         finally
         {
             locked.Dispose();
+            destinationLocked.Dispose();
             sourceCpu.Dispose();
             destinationCpu.Dispose();
         }
@@ -95,14 +97,18 @@ public static class LiveMigration
             PeakLockedBytes = locked.PeakBytes,
             LockedSamples = locked.Samples.Count,
             LockedAfterBytes = WaitForUnlocked(source.Pid, TimeSpan.FromSeconds(5)),
+            DestinationPeakLockedBytes = destinationLocked.PeakBytes,
+            DestinationLockedSamples = destinationLocked.Samples.Count,
+            DestinationLockedAfterBytes = destination.HasExited ? 0 : WaitForUnlocked(destination.Pid, TimeSpan.FromSeconds(5)),
             RdmaCs = settings.Transport == MigrationTransport.RdmaCs ? TryQueryRdmaCs(source) : null,
+            DestinationRdmaCs = settings.Transport == MigrationTransport.RdmaCs && !destination.HasExited ? TryQueryRdmaCs(destination) : null,
             SourceCpu = sourceCpu.SecondsByThread(),
             DestinationCpu = destinationCpu.SecondsByThread(),
             Timeline = timeline,
         };
     }
 
-    /// <summary>The source's query-rdma-cs, or null before the plugin exists.</summary>
+    /// <summary>A QEMU's query-rdma-cs, or null before the plugin exists.</summary>
     public static JsonNode? TryQueryRdmaCs(QemuMachine machine)
     {
         try

@@ -28,8 +28,16 @@ public sealed record MigrationOutcome
     public long LockedAfterBytes { get; init; }
     public int LockedSamples { get; init; }
 
+    /// <summary>The same of the destination QEMU, which holds the windows of guest RAM the source writes into.</summary>
+    public long DestinationPeakLockedBytes { get; init; }
+    public long DestinationLockedAfterBytes { get; init; }
+    public int DestinationLockedSamples { get; init; }
+
     /// <summary>rdma-cs only: the source's query-rdma-cs at the end.</summary>
     public JsonNode? RdmaCs { get; init; }
+
+    /// <summary>rdma-cs only: the destination's query-rdma-cs at the end (its budget, peak pinned, registrations).</summary>
+    public JsonNode? DestinationRdmaCs { get; init; }
 
     /// <summary>
     /// CPU seconds each thread of the source and of the destination QEMU spent from <c>migrate</c> to the end, by thread

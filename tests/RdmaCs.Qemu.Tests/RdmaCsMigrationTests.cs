@@ -5,7 +5,8 @@ namespace RdmaCs.Qemu.Tests;
 /// <summary>
 /// A guest that keeps rewriting all of its RAM, live-migrated between two real QEMU processes over rdma-cs with a
 /// small budget: the memories end equal byte for byte, every page is whole, every page went through the plugin,
-/// and the source QEMU's VmLck, sampled by the kernel's count, never exceeds the budget and returns to zero.
+/// and each QEMU's VmLck, sampled by the kernel's count, never exceeds the budget and returns to zero: the source's
+/// blocks and the destination's windows of guest RAM alike.
 /// </summary>
 public sealed class RdmaCsMigrationTests
 {
@@ -53,9 +54,18 @@ public sealed class RdmaCsMigrationTests
             Assert.Equal(budgetBytes, LockedMemoryLimit.Get(source.Pid));
             Assert.Equal(budgetBytes, LockedMemoryLimit.Get(destination.Pid));
         }
-        Assert.True(outcome.LockedSamples > 10, "VmLck was hardly sampled");
+        Assert.True(outcome.LockedSamples > 10 && outcome.DestinationLockedSamples > 10, "VmLck was hardly sampled");
         Assert.InRange(outcome.PeakLockedBytes, 1, budgetBytes);
         Assert.Equal(0, outcome.LockedAfterBytes);
+        // The destination registered (and locked) windows of guest RAM, never more than its budget, and none after.
+        Assert.InRange(outcome.DestinationPeakLockedBytes, 1, budgetBytes);
+        Assert.Equal(0, outcome.DestinationLockedAfterBytes);
+        var destinationRdmaCs = outcome.DestinationRdmaCs!;
+        Assert.Equal("destination", (string)destinationRdmaCs["role"]!);
+        Assert.Equal(budgetBytes, (long)destinationRdmaCs["budget"]!);
+        Assert.InRange((long)destinationRdmaCs["peak-pinned"]!, 1, budgetBytes);
+        Assert.Equal(0, (long)destinationRdmaCs["pinned"]!);
+        Assert.Equal((long)destinationRdmaCs["registrations"]!, (long)destinationRdmaCs["deregistrations"]!);
 
         // Every page QEMU counted went through the plugin, and the plugin stayed within its budget.
         var rdmaCs = outcome.RdmaCs!;

@@ -16,10 +16,14 @@ internal sealed partial class ServeProcess : IDisposable
     public const string Token = "the-right-token";
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
-    public ServeProcess(long sizeBytes)
+    /// <param name="budgetBytes">The server's own budget (--budget); null: its default.</param>
+    public ServeProcess(long sizeBytes, long? budgetBytes = null)
     {
         SizeBytes = sizeBytes;
-        Process = new RdmacsProcess("serve", "--listen", "127.0.0.1:0", "--size", sizeBytes.ToString(CultureInfo.InvariantCulture), "--token", Token, "--json");
+        Process = new RdmacsProcess([
+            "serve", "--listen", "127.0.0.1:0", "--size", sizeBytes.ToString(CultureInfo.InvariantCulture), "--token", Token, "--json",
+            .. budgetBytes is { } budget ? new[] { "--budget", budget.ToString(CultureInfo.InvariantCulture) } : [],
+        ]);
         string listening = Process.WaitForError("listening on", Timeout);
         Port = int.Parse(ListeningPort().Match(listening).Groups[1].Value, CultureInfo.InvariantCulture);
     }

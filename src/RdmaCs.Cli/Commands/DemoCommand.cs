@@ -67,7 +67,7 @@ internal static class DemoCommand
                 return 2; // before a receiver is started for nothing
             }
             string token = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
-            using var receiver = new ReceiverProcess(size.Get(parse), token);
+            using var receiver = new ReceiverProcess(size.Get(parse), token, budget.Get(parse)); // the same budget on both hosts
             int port = receiver.WaitForPort(TimeSpan.FromSeconds(60));
             if (!parse.GetValue(json))
             {

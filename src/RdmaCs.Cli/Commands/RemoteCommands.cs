@@ -10,6 +10,7 @@ internal static class RemoteCommands
     {
         var listen = SharedOptions.Endpoint("--listen", "address and control port to listen on (port 0: any)");
         var size = new SizeOption("--size", "RAM to expose to the source (one block, ram0)", "512M");
+        var budget = new SizeOption("--budget", "most RAM registered (pinned) at once on this host, in windows the source asks for", "64M");
         var token = SharedOptions.Token();
         var tokenFile = SharedOptions.TokenFile();
         var provider = SharedOptions.Provider();
@@ -17,10 +18,11 @@ internal static class RemoteCommands
         var json = new Option<bool>("--json") { Description = "print each session's result as one JSON line" };
         var command = new Command("serve",
             "Destination of live transfers: admits a source that presents the token and a matching RAM block table, exposes " +
-            "its RAM for RDMA writes, revokes access when the source is done, and reports page hashes for verification. " +
+            "its RAM for RDMA writes in windows registered on demand, never more than --budget at once, revokes access when " +
+            "the source is done, and reports page hashes for verification. " +
             "Sessions run one after another; a failed one releases everything and the server listens on.")
         {
-            listen, size, token, tokenFile, provider, once, json,
+            listen, size, budget, token, tokenFile, provider, once, json,
         };
         command.SetAction(parse =>
         {
@@ -30,7 +32,7 @@ internal static class RemoteCommands
                 Console.Error.WriteLine($"rdmacs serve: {error}");
                 return 2;
             }
-            return ServeRunner.Run(new ServeRunner.Settings(parse.GetValue(listen), size.Get(parse), secret,
+            return ServeRunner.Run(new ServeRunner.Settings(parse.GetValue(listen), size.Get(parse), budget.Get(parse), secret,
                 parse.GetValue(provider)!, parse.GetValue(once), parse.GetValue(json)));
         });
         return command;

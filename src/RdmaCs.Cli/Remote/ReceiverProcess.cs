@@ -12,7 +12,8 @@ internal sealed partial class ReceiverProcess : IDisposable
     private readonly Process _process;
     private readonly TaskCompletionSource<int> _port = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public ReceiverProcess(long sizeBytes, string token)
+    /// <param name="budgetBytes">The destination's own budget: the most of its RAM it registers at once.</param>
+    public ReceiverProcess(long sizeBytes, string token, long budgetBytes)
     {
         var start = new ProcessStartInfo(Environment.ProcessPath!)
         {
@@ -25,7 +26,12 @@ internal sealed partial class ReceiverProcess : IDisposable
         {
             start.ArgumentList.Add(typeof(ReceiverProcess).Assembly.Location);
         }
-        foreach (string argument in new[] { "serve", "--listen", "127.0.0.1:0", "--size", sizeBytes.ToString(System.Globalization.CultureInfo.InvariantCulture), "--token", token, "--json" })
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        foreach (string argument in new[]
+                 {
+                     "serve", "--listen", "127.0.0.1:0", "--size", sizeBytes.ToString(invariant), "--budget", budgetBytes.ToString(invariant),
+                     "--token", token, "--json",
+                 })
         {
             start.ArgumentList.Add(argument);
         }

@@ -11,7 +11,7 @@ namespace RdmaCs.Cli.Remote;
 /// <summary><c>rdmacs serve</c>: the destination of live transfers, one session after another.</summary>
 internal static class ServeRunner
 {
-    public sealed record Settings(HostPort Listen, long SizeBytes, string Token, string Provider, bool Once, bool Json);
+    public sealed record Settings(HostPort Listen, long SizeBytes, long BudgetBytes, string Token, string Provider, bool Once, bool Json);
 
     public static int Run(Settings settings)
     {
@@ -34,13 +34,22 @@ internal static class ServeRunner
         try
         {
             server = new DestinationServer(
-                new DestinationOptions { ListenHost = settings.Listen.Host, Port = settings.Listen.Port, Token = settings.Token, Provider = settings.Provider },
+                new DestinationOptions
+                {
+                    ListenHost = settings.Listen.Host, Port = settings.Listen.Port, Token = settings.Token, Provider = settings.Provider,
+                    BudgetBytes = settings.BudgetBytes,
+                },
                 [new RamBlock("ram0", memory.Address, memory.Length)], PageSize, log);
         }
-        catch (Exception e) when (e is System.Net.Sockets.SocketException or FormatException)
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or FormatException or IOException)
         {
             Console.Error.WriteLine($"rdmacs serve: cannot listen on {settings.Listen}: {e.Message}");
             return 1;
+        }
+        catch (EngineConfigurationException e)
+        {
+            Console.Error.WriteLine($"rdmacs serve: {e.Message}");
+            return 2;
         }
         using (server)
         {
@@ -57,7 +66,7 @@ internal static class ServeRunner
                     break;
                 }
                 long locked = ProcessMemoryStatus.ReadLockedBytes();
-                Print(result, locked, settings.Json);
+                Print(result, server.Statistics, locked, settings.Json);
                 if (settings.Once)
                 {
                     return result.Verified ? 0 : 1;
@@ -67,7 +76,7 @@ internal static class ServeRunner
         return 0;
     }
 
-    private static void Print(DestinationSessionResult result, long lockedBytes, bool json)
+    private static void Print(DestinationSessionResult result, DestinationStatistics pinned, long lockedBytes, bool json)
     {
         if (json)
         {
@@ -80,12 +89,17 @@ internal static class ServeRunner
                 ["fences"] = result.Fences,
                 ["duration_ms"] = Report.Round(result.Duration.TotalMilliseconds),
                 ["vmlck_bytes"] = lockedBytes,
+                ["budget_bytes"] = pinned.BudgetBytes,
+                ["peak_pinned_bytes"] = pinned.PeakPinnedBytes,
+                ["windows_registered"] = pinned.Registrations,
             }.ToJsonString());
         }
         else
         {
             Console.Out.WriteLine(result.Error is null
-                ? $"session from {result.Peer}: {(result.Verified ? "verified" : "NOT verified")}, {result.Fences} fence(s), provider {result.Provider}, {result.Duration.TotalMilliseconds:0} ms; VmLck {lockedBytes} bytes"
+                ? $"session from {result.Peer}: {(result.Verified ? "verified" : "NOT verified")}, {result.Fences} fence(s), provider {result.Provider}, " +
+                  $"{result.Duration.TotalMilliseconds:0} ms; {pinned.Registrations} window(s) registered, peak pinned {ByteSize.Format(pinned.PeakPinnedBytes)} " +
+                  $"of {ByteSize.Format(pinned.BudgetBytes)}; VmLck {lockedBytes} bytes"
                 : $"session from {result.Peer} failed: {result.Error}; VmLck {lockedBytes} bytes");
         }
         Console.Out.Flush();

@@ -107,6 +107,20 @@ public sealed record EngineOptions
     }
 
     public int PagesPerBlock => (int)(MaxBlockBytes / PageSize);
+
+    /// <summary>
+    /// These options with blocks that tile the destination's windows of <paramref name="windowBytes"/> (a power of two):
+    /// the max block unchanged when it divides the window, else the largest power of two below both. 0: no windows.
+    /// </summary>
+    public EngineOptions FittedToWindows(long windowBytes)
+    {
+        if (windowBytes <= 0 || windowBytes % MaxBlockBytes == 0)
+        {
+            return this;
+        }
+        long block = 1L << System.Numerics.BitOperations.Log2((ulong)Math.Min(MaxBlockBytes, windowBytes));
+        return this with { MaxBlockBytes = Math.Max(block, PageSize) };
+    }
 }
 
 /// <summary>An engine option, RAM block table or fabric combination that cannot work, with the reason.</summary>

@@ -46,9 +46,27 @@ public interface IFabric
     int MaxWriteSegments { get; }
 
     /// <summary>
+    /// The size of the windows in which the destination exposes its RAM, registering them on demand within its own budget;
+    /// no write may cross a multiple of it in a RAM block (the engine's blocks tile the windows). 0: whole RAM blocks are
+    /// exposed.
+    /// </summary>
+    long RemoteWindowBytes { get; }
+
+    /// <summary>How many windows ahead of the one being written the engine names in <see cref="Prefetch"/>; 0 without windows.</summary>
+    int PrefetchWindows { get; }
+
+    /// <summary>
+    /// The engine will soon write at <paramref name="remoteOffset"/> of the destination's RAM block
+    /// <paramref name="ramBlock"/>: a fabric with windows asks for that one now, if it can without evicting one that is
+    /// still needed, so that the destination's registration does not hold the write up. Never waits for the destination.
+    /// </summary>
+    void Prefetch(int ramBlock, long remoteOffset);
+
+    /// <summary>
     /// Posts one RDMA write of every segment's [LocalAddress, + Length), which lies inside <paramref name="source"/>, to
     /// bytes [RemoteOffset, + Length) of the destination's RAM block <paramref name="ramBlock"/>; at most
-    /// <see cref="MaxWriteSegments"/> segments. One completion, carrying <paramref name="context"/>, comes once all landed.
+    /// <see cref="MaxWriteSegments"/> segments. One completion, carrying <paramref name="context"/>, comes once all landed; no
+    /// two writes in flight share a context (a fabric with windows counts the writes in each by it).
     /// </summary>
     void PostWrite(FabricRegistration source, ReadOnlySpan<WriteSegment> segments, int ramBlock, ulong context);
 

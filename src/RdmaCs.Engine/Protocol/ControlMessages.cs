@@ -19,6 +19,9 @@ public enum MessageType : ushort
     Error = 9,
     ZeroPages = 10,
     ZeroAck = 11,
+    WindowRequest = 12,
+    WindowGrant = 13,
+    WindowRelease = 14,
 }
 
 /// <summary>One RAM block as the source describes it: name and length.</summary>
@@ -34,10 +37,11 @@ public sealed record Hello(int PageSize, string Token, string Provider, IReadOnl
 }
 
 /// <summary>
-/// Destination → source: where to connect the RDMA endpoint, with which connection nonce, each block's key (for
-/// remote writes only), and the fence target: a buffer of the destination's own, the one thing it lets the source read.
+/// Destination → source: where to connect the RDMA endpoint, with which connection nonce; how guest RAM is exposed
+/// (windows of <paramref name="WindowBytes"/>, at most <paramref name="Windows"/> at once: the destination's budget); and
+/// the fence target: a buffer of the destination's own, the one thing it lets the source read.
 /// </summary>
-public sealed record Accept(string Provider, int FabricPort, int MrMode, ulong Nonce, IReadOnlyList<RemoteKey> Blocks, RemoteKey FenceTarget)
+public sealed record Accept(string Provider, int FabricPort, int MrMode, ulong Nonce, long WindowBytes, int Windows, RemoteKey FenceTarget)
     : ControlMessage
 {
     public override MessageType Type => MessageType.Accept;
@@ -102,4 +106,32 @@ public sealed record ZeroAck(long Id) : ControlMessage
 public sealed record ErrorMessage(string Reason) : ControlMessage
 {
     public override MessageType Type => MessageType.Error;
+}
+
+/// <summary>One window of the destination's guest RAM: window <paramref name="Index"/> covers bytes [Index × window size, + window
+/// size) of RAM block <paramref name="Block"/>, the last one of a block what is left.</summary>
+public readonly record struct WindowId(int Block, long Index);
+
+/// <summary>
+/// Source → destination: register window <paramref name="Window"/> for remote writes, and send its key. The source never
+/// holds more windows (requested, granted, or released on a message still to come) than the <see cref="Accept"/> allows.
+/// </summary>
+public sealed record WindowRequest(WindowId Window) : ControlMessage
+{
+    public override MessageType Type => MessageType.WindowRequest;
+}
+
+/// <summary>Destination → source: window <paramref name="Window"/> takes remote writes now, under <paramref name="Key"/>.</summary>
+public sealed record WindowGrant(WindowId Window, RemoteKey Key) : ControlMessage
+{
+    public override MessageType Type => MessageType.WindowGrant;
+}
+
+/// <summary>
+/// Source → destination: every write into window <paramref name="Window"/> has landed and none follows; deregister it. Sent
+/// after a fence read that proves the landing, so it cannot overtake a write still on its way.
+/// </summary>
+public sealed record WindowRelease(WindowId Window) : ControlMessage
+{
+    public override MessageType Type => MessageType.WindowRelease;
 }

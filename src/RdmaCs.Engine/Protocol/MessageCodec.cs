@@ -10,7 +10,7 @@ namespace RdmaCs.Protocol;
 public static class MessageCodec
 {
     public const uint Magic = 0x53434452; // "RDCS" as bytes on the wire
-    public const ushort Version = 3; // 2: Accept carries the fence target; 3: rounds are not fenced (the destination does not wait for them)
+    public const ushort Version = 4; // 2: Accept carries the fence target; 3: rounds are not fenced; 4: guest RAM is exposed in windows
     public const int HeaderLength = 12;
     public const int MaxPayload = 1 << 20;
     public const int MaxBlocks = 4096;
@@ -74,6 +74,9 @@ public static class MessageCodec
             MessageType.ZeroPages => new ZeroPages(NonNegative(reader.Int64("id"), type, "id"), (int)NonNegative(reader.Int32("block"), type, "block"),
                 NonNegative(reader.Int64("offset"), type, "offset"), NonNegative(reader.Int64("length"), type, "length")),
             MessageType.ZeroAck => new ZeroAck(NonNegative(reader.Int64("id"), type, "id")),
+            MessageType.WindowRequest => new WindowRequest(ReadWindow(ref reader)),
+            MessageType.WindowGrant => new WindowGrant(ReadWindow(ref reader), new RemoteKey(reader.UInt64("key"), reader.UInt64("base address"))),
+            MessageType.WindowRelease => new WindowRelease(ReadWindow(ref reader)),
             _ => throw new ProtocolException($"unknown message type {(ushort)type}"),
         };
         reader.End();
@@ -119,15 +122,18 @@ public static class MessageCodec
         }
         int mrMode = reader.Int32("mr mode");
         ulong nonce = reader.UInt64("nonce");
-        int count = reader.Count("block count", 1, MaxBlocks);
-        var keys = new List<RemoteKey>(count);
-        for (int i = 0; i < count; i++)
+        long windowBytes = reader.Int64("window size");
+        if (windowBytes < 512 || (windowBytes & (windowBytes - 1)) != 0)
         {
-            keys.Add(new RemoteKey(reader.UInt64($"block {i} key"), reader.UInt64($"block {i} base address")));
+            throw new ProtocolException($"Accept: window size {windowBytes} is not a power of two of at least 512");
         }
+        int windows = reader.Count("window count", 1, int.MaxValue);
         var fence = new RemoteKey(reader.UInt64("fence target key"), reader.UInt64("fence target base address"));
-        return new Accept(provider, port, mrMode, nonce, keys, fence);
+        return new Accept(provider, port, mrMode, nonce, windowBytes, windows, fence);
     }
+
+    private static WindowId ReadWindow(ref PayloadReader reader) =>
+        new(reader.Count("block", 0, MaxBlocks - 1), NonNegative(reader.Int64("window"), reader.Type, "window"));
 
     private static PageHashes ReadPageHashes(ref PayloadReader reader)
     {
@@ -155,11 +161,8 @@ public static class MessageCodec
                 }
                 break;
             case Accept accept:
-                writer.String(accept.Provider).Int32(accept.FabricPort).Int32(accept.MrMode).UInt64(accept.Nonce).Int32(accept.Blocks.Count);
-                foreach (RemoteKey key in accept.Blocks)
-                {
-                    writer.UInt64(key.Key).UInt64(key.BaseAddress);
-                }
+                writer.String(accept.Provider).Int32(accept.FabricPort).Int32(accept.MrMode).UInt64(accept.Nonce)
+                    .Int64(accept.WindowBytes).Int32(accept.Windows);
                 writer.UInt64(accept.FenceTarget.Key).UInt64(accept.FenceTarget.BaseAddress);
                 break;
             case Fence fence:
@@ -191,6 +194,15 @@ public static class MessageCodec
                 break;
             case ZeroAck ack:
                 writer.Int64(ack.Id);
+                break;
+            case WindowRequest request:
+                writer.Int32(request.Window.Block).Int64(request.Window.Index);
+                break;
+            case WindowGrant grant:
+                writer.Int32(grant.Window.Block).Int64(grant.Window.Index).UInt64(grant.Key.Key).UInt64(grant.Key.BaseAddress);
+                break;
+            case WindowRelease release:
+                writer.Int32(release.Window.Block).Int64(release.Window.Index);
                 break;
             default:
                 throw new ArgumentException($"cannot encode {message.GetType().Name}", nameof(message));

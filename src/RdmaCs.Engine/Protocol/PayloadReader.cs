@@ -8,6 +8,9 @@ internal ref struct PayloadReader(ReadOnlySpan<byte> payload, MessageType type)
 {
     private ReadOnlySpan<byte> _rest = payload;
 
+    /// <summary>The message being read, for errors about its fields.</summary>
+    public readonly MessageType Type => type;
+
     public ushort UInt16(string field) => BinaryPrimitives.ReadUInt16LittleEndian(Take(2, field));
     public int Int32(string field) => BinaryPrimitives.ReadInt32LittleEndian(Take(4, field));
     public long Int64(string field) => BinaryPrimitives.ReadInt64LittleEndian(Take(8, field));

@@ -17,11 +17,15 @@ namespace RdmaCs.Remote;
 public sealed record DestinationSessionResult(string Peer, bool Verified, string? Error, string? Provider, long Fences, TimeSpan Duration,
     bool Admitted = true);
 
+/// <summary>What the destination has pinned: now, at most so far, and its budget; registrations made and given up.</summary>
+public sealed record DestinationStatistics(long BudgetBytes, long PinnedBytes, long PeakPinnedBytes, long Registrations, long Deregistrations);
+
 /// <summary>
 /// The destination: listens for sources on a TCP control port, and for each admitted source exposes its RAM
-/// blocks for RDMA writes (registered with FI_REMOTE_WRITE) only after the token checked out, runs a progress
-/// thread while the source writes, and revokes access (closes the endpoint and the registrations) before it
-/// reports the pages' hashes. A failed session releases everything and leaves the server listening.
+/// blocks for RDMA writes (registered with FI_REMOTE_WRITE) only after the token checked out, in windows the source asks
+/// for, never more than the budget at once (<see cref="ExposedWindows"/>); runs a progress thread while the source
+/// writes, and revokes access (closes the endpoint and the registrations) before it reports the pages' hashes. A failed
+/// session releases everything and leaves the server listening.
 /// </summary>
 public sealed class DestinationServer : IDisposable
 {
@@ -32,6 +36,8 @@ public sealed class DestinationServer : IDisposable
     private readonly Socket _listener;
     private volatile ControlChannel? _current; // the session in progress, for Cancel
     private readonly CancellationTokenSource _cancelled = new(); // stops the session's fabric waits
+    private readonly PinnedMemoryBudget _budget;
+    private readonly DestinationCounters _counters = new();
 
     /// <summary>Listens at once; the RAM blocks may come later (<see cref="ExposeLater"/>, <see cref="SetBlocks"/>).</summary>
     public DestinationServer(DestinationOptions options, IReadOnlyList<RamBlock> blocks, int pageSize, EngineLog log)
@@ -48,6 +54,8 @@ public sealed class DestinationServer : IDisposable
         _options = options;
         _pageSize = pageSize;
         _log = log;
+        _budget = new PinnedMemoryBudget(options.BudgetBytes);
+        WindowLayout.For(options.BudgetBytes, Session.FenceTargetBytes, pageSize); // a budget too small fails here, not in a session
         _listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
         _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
         try
@@ -72,6 +80,10 @@ public sealed class DestinationServer : IDisposable
 
     /// <summary>The control port actually bound (useful when 0 was asked for).</summary>
     public int Port { get; }
+
+    /// <summary>Any thread: what is pinned on this host for the sources' writes, against the budget.</summary>
+    public DestinationStatistics Statistics =>
+        new(_budget.Capacity, _budget.Reserved, _budget.Peak, _counters.Registrations, _counters.Deregistrations);
 
     /// <summary>The RAM blocks sessions expose; once.</summary>
     public void SetBlocks(IReadOnlyList<RamBlock> blocks)
@@ -156,7 +168,8 @@ public sealed class DestinationServer : IDisposable
     /// <summary>One source, from hello to verdict. Owns every fabric object it opens; <see cref="Release"/> closes them all.</summary>
     private sealed unsafe class Session(DestinationServer server, ControlChannel control)
     {
-        private readonly List<FabricMemoryRegion> _exposed = [];
+        private ExposedWindows? _windows;
+        private long _reservedForFence; // taken from the budget for the fence target (on a NIC: it pins)
         private FabricInfo? _info;
         private FabricDomain? _domain;
         private FabricListener? _listener;
@@ -166,6 +179,7 @@ public sealed class DestinationServer : IDisposable
 
         private RamBlock[] _blocks = [];
         private AlignedBuffer? _fenceTarget;
+        private FabricMemoryRegion? _fenceRegion;
 
         public string? Provider { get; private set; }
         public bool Admitted { get; private set; }
@@ -195,22 +209,24 @@ public sealed class DestinationServer : IDisposable
             RegistrationCaches.Report(server._log, "serve");
             _domain = FabricDomain.Open(_info);
             _listener = _domain.Listen();
-            var keys = new List<RemoteKey>();
-            for (int i = 0; i < _blocks.Length; i++)
-            {
-                RamBlock block = _blocks[i];
-                // Remote writes only: guest RAM is never readable from the network.
-                FabricMemoryRegion region = _domain.Register(block.Address, block.Length, Fi.FI_REMOTE_WRITE, (ulong)i + 1);
-                _exposed.Add(region);
-                keys.Add(new RemoteKey(region.Key, _info.RemoteAddressIsVirtual ? (ulong)block.Address : 0));
-            }
             // The source's fence reads a few bytes back behind its writes: from this buffer, the only thing it may read.
-            _fenceTarget = new AlignedBuffer(4096);
-            FabricMemoryRegion fenceRegion = _domain.Register(_fenceTarget.Address, 4096, Fi.FI_REMOTE_READ, (ulong)_blocks.Length + 1);
-            _exposed.Add(fenceRegion);
-            var fenceKey = new RemoteKey(fenceRegion.Key, _info.RemoteAddressIsVirtual ? (ulong)_fenceTarget.Address : 0);
+            // On a NIC its page is pinned, and comes out of the budget before any window.
+            _reservedForFence = _info.RegistrationPins ? FenceTargetBytes : 0;
+            if (!server._budget.TryReserve(_reservedForFence))
+            {
+                throw new FabricException($"the destination budget of {server._budget.Capacity} bytes has no room for the fence target's page");
+            }
+            var layout = WindowLayout.For(server._budget.Capacity, _reservedForFence, server._pageSize);
+            _fenceTarget = new AlignedBuffer(FenceTargetBytes);
+            _fenceRegion = _domain.Register(_fenceTarget.Address, FenceTargetBytes, Fi.FI_REMOTE_READ, 1);
+            var fenceKey = new RemoteKey(_fenceRegion.Key, _info.RemoteAddressIsVirtual ? (ulong)_fenceTarget.Address : 0);
+            _windows = new ExposedWindows(_domain, _blocks, layout, server._budget, server._counters);
+            server._log(EngineLogLevel.Info, $"serve: guest RAM exposed in {layout} on demand, within a budget of " +
+                                             $"{Configuration.ByteSize.Format(server._budget.Capacity)}" +
+                                             (_reservedForFence > 0 ? $" ({_reservedForFence} bytes of it for the fence target)" : "") +
+                                             $"; pinning by {(_info.RegistrationPins ? "the fabric" : "mlock")}");
             ulong nonce = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
-            control.Send(new Accept(_info.Provider, _listener.Port, _info.MrMode, nonce, keys, fenceKey));
+            control.Send(new Accept(_info.Provider, _listener.Port, _info.MrMode, nonce, layout.WindowBytes, layout.Windows, fenceKey));
 
             byte[] expected = BitConverter.GetBytes(nonce);
             _endpoint = _listener.Accept(options.HandshakeTimeout, data => CryptographicOperations.FixedTimeEquals(data, expected),
@@ -245,6 +261,12 @@ public sealed class DestinationServer : IDisposable
                             control.Send(new ZeroAck(unacknowledged));
                             unacknowledged = -1;
                         }
+                        continue;
+                    case WindowRequest request:
+                        control.Send(new WindowGrant(request.Window, _windows!.Expose(request.Window)));
+                        continue;
+                    case WindowRelease release:
+                        _windows.Withdraw(release.Window);
                         continue;
                     case Done done:
                         verify = done.Verify;
@@ -323,6 +345,8 @@ public sealed class DestinationServer : IDisposable
 
         private static string Describe(IEnumerable<BlockDescriptor> blocks) => string.Join(", ", blocks.Select(b => $"{b.Name} ({b.Length} bytes)"));
 
+        public const int FenceTargetBytes = 4096;
+
         private void StartProgress()
         {
             // The tcp provider places incoming writes only while the target reads its completion queue.
@@ -354,10 +378,14 @@ public sealed class DestinationServer : IDisposable
             _progress = null;
             _endpoint?.Dispose();
             _endpoint = null;
-            _exposed.ForEach(region => region.Dispose());
-            _exposed.Clear();
+            _windows?.Dispose();
+            _windows = null;
+            _fenceRegion?.Dispose();
+            _fenceRegion = null;
             _fenceTarget?.Dispose();
             _fenceTarget = null;
+            server._budget.Release(_reservedForFence);
+            _reservedForFence = 0;
         }
 
         public void Release()

@@ -10,6 +10,12 @@ public sealed record DestinationOptions
     /// <summary>"auto" (verbs, then efa, then tcp), or a provider name; the source's wish is used when this is auto.</summary>
     public string Provider { get; init; } = "auto";
 
+    /// <summary>
+    /// The most bytes of guest RAM (and of the fabric's own buffers, on a NIC) registered at once on this host: the source
+    /// writes through windows of RAM the destination registers on demand, at most this many bytes of them.
+    /// </summary>
+    public long BudgetBytes { get; init; } = 64L << 20;
+
     /// <summary>How long the source may take to say hello and to connect its RDMA endpoint.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 

@@ -54,10 +54,7 @@ public sealed class SourceSession : IDisposable
             _control.Send(new Hello(_pageSize, options.Token, options.Provider,
                 [.. _blocks.Select(b => new BlockDescriptor(b.Name, b.Length))]));
             Accept accept = _control.Expect<Accept>(options.HandshakeTimeout);
-            if (accept.Blocks.Count != _blocks.Length)
-            {
-                throw new ProtocolException($"the destination accepted {accept.Blocks.Count} RAM block(s), not {_blocks.Length}");
-            }
+            var windows = new WindowLayout(accept.WindowBytes, accept.Windows);
 
             _info = FabricInfo.Find(accept.Provider, options.Host, accept.FabricPort.ToString(System.Globalization.CultureInfo.InvariantCulture), passive: false);
             _log(EngineLogLevel.Info, $"send: provider {_info.Provider} on {_info.Domain}; mr_mode 0x{_info.MrMode:x} " +
@@ -68,13 +65,19 @@ public sealed class SourceSession : IDisposable
             RegistrationCaches.Report(_log, "send");
             _domain = FabricDomain.Open(_info);
             _endpoint = _domain.Connect(_info, BitConverter.GetBytes(accept.Nonce), options.HandshakeTimeout, cancel);
-            _fabric = new LibFabricFabric(_domain, _endpoint,
-                [.. _blocks.Select((b, i) => new RemoteBlock(b.Name, b.Length, accept.Blocks[i].Key, accept.Blocks[i].BaseAddress))],
-                new RemoteBlock("fence target", 8, accept.FenceTarget.Key, accept.FenceTarget.BaseAddress),
-                ranges => _control.SendAll(ranges.Select(range => new ZeroPages(range.Id, range.Block, range.Offset, range.Length))));
+            // The destination registers its RAM in windows, on this side's request (the keys come with the grants).
+            _fabric = new LibFabricFabric(_domain, _endpoint, [.. _blocks.Select(b => new RemoteBlock(b.Name, b.Length, 0, 0))],
+                new RemoteBlock("fence target", 8, accept.FenceTarget.Key, accept.FenceTarget.BaseAddress), _control.SendAll, windows);
+            _log(EngineLogLevel.Info, $"send: the destination exposes guest RAM in {windows} at once, registered on demand");
             _log(EngineLogLevel.Info, _fabric.WritesDeliveryComplete
                 ? "send: writes complete once delivered"
                 : "send: writes complete once sent; the fence reads before zero ranges and at the end prove delivery");
+            if (engineOptions?.FittedToWindows(windows.WindowBytes) is { } fitted && fitted != engineOptions)
+            {
+                _log(EngineLogLevel.Info, $"send: max block {Configuration.ByteSize.Format(fitted.MaxBlockBytes)}, not " +
+                                          $"{Configuration.ByteSize.Format(engineOptions.MaxBlockBytes)}: a write must not cross a destination window");
+                engineOptions = fitted;
+            }
             _engine = engineOptions is null ? null : new TransferEngine(engineOptions, _fabric, _blocks, log);
             _pump = BackgroundThread.Start("rdmacs-control-pump", Pump, log);
         }
@@ -283,6 +286,11 @@ public sealed class SourceSession : IDisposable
                 if (message is ZeroAck zeroAck)
                 {
                     _fabric?.CompleteZeroRanges(zeroAck.Id);
+                    continue;
+                }
+                if (message is WindowGrant grant)
+                {
+                    _fabric?.WindowGranted(grant);
                     continue;
                 }
                 if (!_incoming.TryAdd(message, _options.RoundTimeout))

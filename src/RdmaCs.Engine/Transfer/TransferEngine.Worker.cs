@@ -25,6 +25,7 @@ public sealed partial class TransferEngine
     private bool _sweeping;                      // a flush sweep is under way
     private bool _sweepScanned;                  // the sweep has passed the last page: only completions are awaited
     private long _budgetWaitStart;               // Stopwatch timestamp when selection first found no budget; 0 if not waiting
+    private (int Block, long Index) _lastWindow = (-1, -1); // the destination window the last write went to
 
     private enum PostOutcome
     {
@@ -305,6 +306,50 @@ public sealed partial class TransferEngine
             _freeSlots.Push(slot);
             _registrar.EndWrite(registration);
             throw;
+        }
+        PrefetchAfter(ramBlock, segments[0].RemoteOffset);
+    }
+
+    /// <summary>
+    /// When a write enters a new destination window, names the next windows that hold designated data to the fabric, so
+    /// that the destination registers them while this one is written. Runs that would go as zero ranges need no window
+    /// (and registering one would make the destination allocate its pages), so they are skipped, up to a few looks.
+    /// </summary>
+    private void PrefetchAfter(int ramBlock, long offset)
+    {
+        long windowBytes = _fabric.RemoteWindowBytes;
+        int wanted = _fabric.PrefetchWindows;
+        if (wanted == 0 || (ramBlock, offset / windowBytes) == _lastWindow)
+        {
+            return;
+        }
+        _lastWindow = (ramBlock, offset / windowBytes);
+        int block = ramBlock;
+        long page = (offset / windowBytes + 1) * windowBytes >> _pageShift;
+        for (int named = 0, looks = 0; named < wanted && looks < 4 * wanted && block < _bitmaps.Length; looks++)
+        {
+            DesignationBitmap bitmap = _bitmaps[block];
+            long next = page < bitmap.PageCount ? bitmap.FindNext(page, bitmap.PageCount) : -1;
+            if (next < 0)
+            {
+                block++;
+                page = 0;
+                continue;
+            }
+            int run = bitmap.CountRun(next, (int)Math.Min(bitmap.PageCount - next, windowBytes >> _pageShift));
+            bool zero = false;
+            if (_zeroScan is not null)
+            {
+                run = LeadingRun(block, next, run, out zero);
+            }
+            if (zero)
+            {
+                page = next + run;
+                continue;
+            }
+            _fabric.Prefetch(block, next << _pageShift);
+            named++;
+            page = ((next << _pageShift) / windowBytes + 1) * windowBytes >> _pageShift;
         }
     }
 

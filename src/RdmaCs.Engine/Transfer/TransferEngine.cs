@@ -62,6 +62,12 @@ public sealed partial class TransferEngine : IDisposable
                 $"the {fabric.Name} fabric pins for itself");
         }
         _budget.TryReserve(fabric.PinnedForItselfBytes); // fits: the budget is empty and larger, checked above
+        if (fabric.RemoteWindowBytes > 0 && fabric.RemoteWindowBytes % options.MaxBlockBytes != 0)
+        {
+            throw new EngineConfigurationException(
+                $"max block {ByteSize.Format(options.MaxBlockBytes)} does not tile the destination's windows of {ByteSize.Format(fabric.RemoteWindowBytes)}: " +
+                "a write could cross two (see EngineOptions.FittedToWindows)");
+        }
         _log = log ?? ((_, _) => { });
         bool lockMemory = options.LockMemoryOnSoftwareFabrics && !fabric.RegistrationPins;
         _registrar = new Registrar(fabric, _budget, _ramBlocks, options.PageSize, options.PagesPerBlock,

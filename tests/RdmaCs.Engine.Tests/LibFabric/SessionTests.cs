@@ -69,7 +69,7 @@ public sealed class SessionTests
                 using FabricListener fabric = domain.Listen();
                 using FabricMemoryRegion exposed = domain.Register(destination.Address, Size, Fi.FI_REMOTE_WRITE | Fi.FI_REMOTE_READ, 1);
                 var key = new RemoteKey(exposed.Key, info.RemoteAddressIsVirtual ? (ulong)destination.Address : 0);
-                control.Send(new Accept(info.Provider, fabric.Port, info.MrMode, 7, [key], key));
+                control.Send(new Accept(info.Provider, fabric.Port, info.MrMode, 7, Size, 1, key));
                 using FabricEndpoint endpoint = fabric.Accept(Timeout, _ => true, _ => { });
                 for (long sequence = 0; sequence < 10_000; sequence++)
                 {
@@ -123,8 +123,10 @@ public sealed class SessionTests
         using var landing = new AlignedBuffer(4096);
         using FabricMemoryRegion local = domain.Register(landing.Address, 4096, Fi.FI_READ, 99);
 
+        control.Send(new WindowRequest(new WindowId(0, 0)));
+        WindowGrant window = control.Expect<WindowGrant>(Timeout);
         FabricCompletion fence = Read(endpoint, local, accept.FenceTarget, context: 1);
-        FabricCompletion stolen = Read(endpoint, local, accept.Blocks[0], context: 2);
+        FabricCompletion stolen = Read(endpoint, local, window.Key, context: 2);
 
         Assert.True(fence.Succeeded, $"the fence target could not be read: {fence.Message}");
         Assert.False(stolen.Succeeded, "guest RAM was readable from the network");

@@ -8,7 +8,7 @@ public class MessageCodecTests
     private static readonly ControlMessage[] Samples =
     [
         new Hello(4096, "secret", "auto", [new BlockDescriptor("pc.ram", 1 << 20), new BlockDescriptor("vga.vram", 8192)]),
-        new Accept("tcp", 40001, 0x74, 0xdeadbeefUL, [new RemoteKey(1, 0), new RemoteKey(2, 0x7f0000000000)], new RemoteKey(3, 0x7f0000100000)),
+        new Accept("tcp", 40001, 0x74, 0xdeadbeefUL, 2 << 20, 7, new RemoteKey(3, 0x7f0000100000)),
         new Fence(3),
         new FenceAck(3),
         new Done(),
@@ -16,6 +16,11 @@ public class MessageCodecTests
         new HashesEnd(),
         new Verdict(true, 0, "all match"),
         new ErrorMessage("wrong token"),
+        new ZeroPages(5, 1, 8192, 65536),
+        new ZeroAck(5),
+        new WindowRequest(new WindowId(1, 3)),
+        new WindowGrant(new WindowId(1, 3), new RemoteKey(17, 0x7f0000600000)),
+        new WindowRelease(new WindowId(1, 3)),
     ];
 
     public static TheoryData<int> SampleIndexes() => [.. Enumerable.Range(0, Samples.Length)];
@@ -27,6 +32,17 @@ public class MessageCodecTests
         ControlMessage decoded = Decode(MessageCodec.Encode(Samples[index]));
         Assert.Equal(Samples[index].Type, decoded.Type);
         Assert.Equal(MessageCodec.Encode(Samples[index]), MessageCodec.Encode(decoded));
+    }
+
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(3L << 20)]
+    [InlineData(256L)]
+    public void An_accept_whose_window_size_is_not_a_power_of_two_of_at_least_512_is_refused(long windowBytes)
+    {
+        byte[] frame = MessageCodec.Encode(new Accept("tcp", 40001, 0, 1, windowBytes, 4, new RemoteKey(1, 0)));
+        var error = Assert.Throws<ProtocolException>(() => Decode(frame));
+        Assert.Contains("window size", error.Message);
     }
 
     [Fact]

@@ -40,6 +40,15 @@ public sealed unsafe class FabricInfo : IDisposable
     /// <summary>The provider chooses registration keys (verbs); otherwise the application does (tcp).</summary>
     public bool ProviderChoosesKeys => (MrMode & Fi.FI_MR_PROV_KEY) != 0;
 
+    /// <summary>Providers that implement RMA in software and pin nothing (rdma-cs then locks registered memory itself).</summary>
+    private static readonly HashSet<string> SoftwareProviders = ["tcp", "sockets", "udp", "shm"];
+
+    /// <summary>
+    /// True when registering memory pins it (verbs, efa: the NIC reads and writes it by DMA); false on software providers,
+    /// whose registrations are only a table of ranges. A utility provider's core decides ("tcp;ofi_rxm": tcp).
+    /// </summary>
+    public bool RegistrationPins => !SoftwareProviders.Contains(Provider.Split(';')[0]);
+
     /// <summary>True when writes complete only once the data is in the target's memory.</summary>
     public bool DeliveryComplete { get; private set; }
 

@@ -1,21 +1,21 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using RdmaCs.Bindings.LibFabric;
+using RdmaCs.Protocol;
+using RdmaCs.Remote;
 using RdmaCs.Transfer;
 
 namespace RdmaCs.Fabric.LibFabric;
 
 /// <summary>
-/// The engine's fabric over libfabric: registrations are libfabric memory regions, writes are <c>fi_write</c> into
-/// the destination's registered RAM blocks, completions come from the endpoint's completion queue. A progress
+/// The engine's fabric over libfabric: registrations are libfabric memory regions, writes are <c>fi_writemsg</c> into
+/// the destination's registered RAM (whole blocks, or the windows <see cref="RemoteWindows"/> keeps within the
+/// destination's budget), completions come from the endpoint's completion queue. A progress
 /// thread reads that queue: the tcp provider moves data only while someone does, and the engine's worker may be
 /// asleep. The caller owns the domain and endpoint and closes them after this.
 /// </summary>
 public sealed unsafe class LibFabricFabric : IFabric, IDisposable
 {
-    /// <summary>Providers that implement RMA in software and pin nothing (the engine then locks memory itself).</summary>
-    private static readonly HashSet<string> SoftwareProviders = ["tcp", "sockets", "udp", "shm"];
-
     private static readonly TimeSpan SendQueueTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>-ECANCELED: the transfer was aborted.</summary>
@@ -50,38 +50,43 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
     private FabricMemoryRegion? _fenceRegion;
     private readonly object _fenceLock = new();
 
-    private readonly ZeroRangeSender? _sendZeroRanges;
+    private readonly ControlSender? _sendControl;
+    private readonly RemoteWindows? _windows;
     private readonly RemoteBlock? _fenceTarget;
-    private readonly ConcurrentDictionary<long, ZeroRange> _zeroRanges = new();
+    private readonly ConcurrentDictionary<long, ulong> _zeroRanges = new(); // zero ranges waiting for their acknowledgement: id → the engine's context
     private long _nextZeroId;
     private long _lastZeroIdSent;             // ids are sent in ascending order: none above this was
     private readonly object _zeroLock = new();
-    private List<ZeroRange> _unfenced = [];   // posted since the zero fence in flight was posted (guarded by _zeroLock)
-    private List<ZeroRange>? _fenced;         // behind the zero fence in flight; null when none is (guarded by _zeroLock)
-    private bool _zeroFenceDue;               // progress thread: _fenced waits for its fence to be posted (the queue was full)
+    private List<ControlMessage> _unfenced = [];   // posted since the delivery fence in flight was posted (guarded by _zeroLock)
+    private List<ControlMessage>? _fenced;         // behind the delivery fence in flight; null when none is (guarded by _zeroLock)
+    private bool _zeroFenceDue;                    // progress thread: _fenced waits for its fence to be posted (the queue was full)
 
-    /// <summary>A zero range: its id (ascending), where it lies at the destination, and the engine's completion context.</summary>
-    public readonly record struct ZeroRange(long Id, int Block, long Offset, long Length, ulong Context);
 
     /// <summary>
-    /// Sends zero ranges to the destination over the control connection, in one go; the destination acknowledges them
-    /// by id, an acknowledgement covering every range up to its id.
+    /// Sends messages to the destination over the control connection, in one go and in order: zero ranges (acknowledged
+    /// by id, an acknowledgement covering every range up to its id) and window requests and releases.
     /// </summary>
-    public delegate void ZeroRangeSender(IReadOnlyList<ZeroRange> ranges);
+    public delegate void ControlSender(IReadOnlyList<ControlMessage> messages);
 
+    /// <param name="remote">The destination's RAM blocks: their lengths, and their keys when they are registered whole.</param>
     /// <param name="fenceTarget">What the fence reads from: a buffer the destination exposes for remote reads (its RAM
-    /// blocks it exposes for writes only); null: no fences, and so no zero ranges either.</param>
-    /// <param name="sendZeroRanges">How <see cref="PostZero"/> reaches the destination; null: zero ranges are refused.</param>
+    /// blocks it exposes for writes only); null: no fences, and so no zero ranges or windows either.</param>
+    /// <param name="sendControl">How zero ranges and window requests reach the destination; null: zero ranges are refused.</param>
+    /// <param name="windows">How the destination exposes its RAM on demand; null: <paramref name="remote"/>'s keys cover whole blocks.</param>
     public LibFabricFabric(FabricDomain domain, FabricEndpoint endpoint, IReadOnlyList<RemoteBlock> remote, RemoteBlock? fenceTarget = null,
-        ZeroRangeSender? sendZeroRanges = null)
+        ControlSender? sendControl = null, WindowLayout? windows = null)
     {
         _domain = domain;
         _endpoint = endpoint;
         _remote = [.. remote];
         _fenceTarget = fenceTarget;
-        _sendZeroRanges = sendZeroRanges;
-        string provider = domain.Info.Provider.Split(';')[0];
-        RegistrationPins = !SoftwareProviders.Contains(provider);
+        _sendControl = sendControl;
+        if (windows is { } layout)
+        {
+            ControlSender send = sendControl ?? throw new ArgumentException("windows need a control connection to be asked for", nameof(sendControl));
+            _windows = new RemoteWindows(layout, _remote, request => send([request]), (release, request) => SendAfterDelivery([release, request]));
+        }
+        RegistrationPins = domain.Info.RegistrationPins;
         Name = domain.Info.Provider;
         OrdersWrites = domain.Info.OrdersWrites;
         MaxWriteSegments = domain.Info.MaxWriteSegments;
@@ -102,6 +107,20 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
     public bool OrdersWrites { get; }
 
     public int MaxWriteSegments { get; }
+
+    public long RemoteWindowBytes => _windows?.Layout.WindowBytes ?? 0;
+
+    /// <summary>Half the windows the destination allows, at most 8: the rest hold what is being written now.</summary>
+    public int PrefetchWindows => _windows is null ? 0 : Math.Clamp(_windows.Layout.Windows / 2, 0, 8);
+
+    public void Prefetch(int ramBlock, long remoteOffset) => _windows?.Prefetch(ramBlock, remoteOffset);
+
+    /// <summary>Windows the destination registered for this side so far (0 without windows).</summary>
+    public long WindowsGranted => _windows?.Requests ?? 0;
+
+    /// <summary>Control pump: the destination granted a window.</summary>
+    public void WindowGranted(WindowGrant grant) =>
+        (_windows ?? throw new ProtocolException("the destination granted a window, but exposes whole RAM blocks")).Granted(grant);
 
     /// <summary>The fence buffer's page, registered for the fence reads: pinned where registration pins.</summary>
     public long PinnedForItselfBytes => RegistrationPins ? FenceBufferBytes : 0;
@@ -136,7 +155,40 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
         // Always the descriptor: FI_MR_LOCAL providers (verbs) need it, the others ignore it.
         var region = (FabricMemoryRegion)source.ProviderState!;
         WriteSegment[] pieces = segments.ToArray();
-        Post(() => _endpoint.TryWrite(pieces, region.Descriptor, target.BaseAddress, target.Key, context, _writeFlags), SendQueueTimeout);
+        if (_windows is null)
+        {
+            Post(() => _endpoint.TryWrite(pieces, region.Descriptor, target.BaseAddress, target.Key, context, _writeFlags), SendQueueTimeout);
+            return;
+        }
+        // Every segment lies in the window of the first (the engine's blocks tile the windows); remote offsets are the
+        // window's own.
+        long first = pieces[0].RemoteOffset;
+        (RemoteKey key, long windowStart) = AcquireWindow(ramBlock, first, pieces[^1].RemoteOffset + pieces[^1].Length - first, context);
+        for (int i = 0; i < pieces.Length; i++)
+        {
+            pieces[i] = pieces[i] with { RemoteOffset = pieces[i].RemoteOffset - windowStart };
+        }
+        try
+        {
+            Post(() => _endpoint.TryWrite(pieces, region.Descriptor, key.BaseAddress, key.Key, context, _writeFlags), SendQueueTimeout);
+        }
+        catch
+        {
+            _windows.Completed(context); // nothing was posted
+            throw;
+        }
+    }
+
+    private (RemoteKey Key, long WindowStart) AcquireWindow(int ramBlock, long offset, long length, ulong context)
+    {
+        try
+        {
+            return _windows!.Acquire(ramBlock, offset, length, context, SendQueueTimeout, _aborted.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new FabricException("write: the transfer was aborted while waiting for a destination window", Cancelled);
+        }
     }
 
     /// <summary>
@@ -147,22 +199,39 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
     /// </summary>
     public void PostZero(int ramBlock, long remoteOffset, long length, ulong context)
     {
-        if (_sendZeroRanges is null)
+        if (_sendControl is null)
         {
             throw new FabricException("this fabric has no control connection to send zero ranges over");
         }
         Target("zero range", ramBlock, remoteOffset, length);
-        var range = new ZeroRange(Interlocked.Increment(ref _nextZeroId), ramBlock, remoteOffset, length, context);
-        _zeroRanges[range.Id] = range;
-        List<ZeroRange> batch;
+        long id = Interlocked.Increment(ref _nextZeroId);
+        _zeroRanges[id] = context;
+        try
+        {
+            SendAfterDelivery([new ZeroPages(id, ramBlock, remoteOffset, length)]);
+        }
+        catch
+        {
+            _zeroRanges.TryRemove(id, out _);
+            throw; // the engine undoes this range; the batch held only it
+        }
+    }
+
+    /// <summary>
+    /// Sends <paramref name="messages"/> on the control connection once every write posted before now has landed: behind
+    /// the fence read posted now, or, when one is in flight, behind the next, with whatever else comes meanwhile. Throws
+    /// when the fence read cannot be posted (the batch then held only these messages).
+    /// </summary>
+    private void SendAfterDelivery(IReadOnlyList<ControlMessage> messages)
+    {
         lock (_zeroLock)
         {
-            _unfenced.Add(range);
+            _unfenced.AddRange(messages);
             if (_fenced is not null)
             {
-                return; // the fence in flight's completion posts the next one, after this range
+                return; // the fence in flight's completion posts the next one, after these
             }
-            batch = TakeUnfenced();
+            TakeUnfenced();
         }
         try
         {
@@ -174,15 +243,14 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
             {
                 _fenced = null;
             }
-            _zeroRanges.TryRemove(range.Id, out _);
-            throw; // the engine undoes this range; the batch held only it
+            throw;
         }
     }
 
-    /// <summary>Moves the unfenced ranges behind a fence about to be posted. Under <see cref="_zeroLock"/>.</summary>
-    private List<ZeroRange> TakeUnfenced()
+    /// <summary>Moves the unfenced messages behind a fence about to be posted. Under <see cref="_zeroLock"/>.</summary>
+    private List<ControlMessage> TakeUnfenced()
     {
-        List<ZeroRange> batch = _unfenced;
+        List<ControlMessage> batch = _unfenced;
         _unfenced = [];
         _fenced = batch;
         return batch;
@@ -219,9 +287,9 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
         int completed = 0;
         foreach (long pending in _zeroRanges.Keys)
         {
-            if (pending <= id && _zeroRanges.TryRemove(pending, out ZeroRange range))
+            if (pending <= id && _zeroRanges.TryRemove(pending, out ulong context))
             {
-                Complete(new FabricCompletion(range.Context));
+                Complete(new FabricCompletion(context));
                 completed++;
             }
         }
@@ -236,9 +304,9 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
     {
         foreach (long id in _zeroRanges.Keys)
         {
-            if (_zeroRanges.TryRemove(id, out ZeroRange range))
+            if (_zeroRanges.TryRemove(id, out ulong context))
             {
-                Complete(new FabricCompletion(range.Context, ConnectionReset, reason));
+                Complete(new FabricCompletion(context, ConnectionReset, reason));
             }
         }
     }
@@ -250,18 +318,18 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
     }
 
     /// <summary>
-    /// The fence read behind a batch of zero ranges completed (progress thread): send the batch, or fail it; then post
-    /// the fence for the ranges that came meanwhile.
+    /// The fence read behind a batch of messages completed (progress thread): send the batch, or fail it; then post the
+    /// fence for the messages that came meanwhile.
     /// </summary>
     private void ZeroFenceCompleted(FabricCompletion fence)
     {
-        List<ZeroRange> batch;
+        List<ControlMessage> batch;
         lock (_zeroLock)
         {
             batch = _fenced!;
             _fenced = null;
         }
-        SendOrFail(batch, fence.Succeeded ? null : new FabricException($"the fence read before zero ranges failed: {fence.Message}", fence.Error));
+        SendOrFail(batch, fence.Succeeded ? null : new FabricException($"the fence read before zero ranges or window releases failed: {fence.Message}", fence.Error));
 
         lock (_zeroLock)
         {
@@ -277,7 +345,7 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
         PostDueZeroFence();
     }
 
-    /// <summary>Progress thread: posts the fence a batch of zero ranges waits for, once the send queue has room.</summary>
+    /// <summary>Progress thread: posts the fence a batch of messages waits for, once the send queue has room.</summary>
     private void PostDueZeroFence()
     {
         try
@@ -290,7 +358,7 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
         catch (Exception e)
         {
             _zeroFenceDue = false;
-            List<ZeroRange> stranded;
+            List<ControlMessage> stranded;
             lock (_zeroLock)
             {
                 stranded = [.. _fenced ?? [], .. _unfenced]; // nothing will fence these
@@ -301,10 +369,13 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
         }
     }
 
-    /// <summary>Sends the ranges still pending of <paramref name="batch"/>, or, with <paramref name="failure"/>, fails them.</summary>
-    private void SendOrFail(List<ZeroRange> batch, Exception? failure)
+    /// <summary>
+    /// Sends what is still pending of <paramref name="batch"/> (zero ranges not failed already, window swaps), or, with
+    /// <paramref name="failure"/>, fails it: the zero ranges' completions and every wait for a window say why.
+    /// </summary>
+    private void SendOrFail(List<ControlMessage> batch, Exception? failure)
     {
-        batch.RemoveAll(range => !_zeroRanges.ContainsKey(range.Id)); // failed already
+        batch.RemoveAll(message => message is ZeroPages zero && !_zeroRanges.ContainsKey(zero.Id)); // failed already
         if (batch.Count == 0)
         {
             return;
@@ -315,18 +386,26 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
             {
                 throw failure;
             }
-            Volatile.Write(ref _lastZeroIdSent, batch[^1].Id); // before: the acknowledgement may come before Send returns
-            _sendZeroRanges!(batch);
+            if (batch.OfType<ZeroPages>().LastOrDefault() is { } last)
+            {
+                Volatile.Write(ref _lastZeroIdSent, last.Id); // before: the acknowledgement may come before Send returns
+            }
+            _sendControl!(batch);
+            foreach (WindowRelease release in batch.OfType<WindowRelease>())
+            {
+                _windows!.Left(release.Window);
+            }
         }
         catch (Exception e)
         {
-            foreach (ZeroRange range in batch)
+            foreach (ZeroPages zero in batch.OfType<ZeroPages>())
             {
-                if (_zeroRanges.TryRemove(range.Id, out _))
+                if (_zeroRanges.TryRemove(zero.Id, out ulong context))
                 {
-                    Complete(new FabricCompletion(range.Context, e is FabricException f && f.Error != 0 ? f.Error : ConnectionReset, e.Message));
+                    Complete(new FabricCompletion(context, e is FabricException f && f.Error != 0 ? f.Error : ConnectionReset, e.Message));
                 }
             }
+            _windows?.Fail(e);
         }
     }
 
@@ -510,6 +589,7 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
                         ZeroFenceCompleted(completions[i]);
                         continue;
                     }
+                    _windows?.Completed(completions[i].Context);
                     _completed.Enqueue(completions[i]);
                 }
                 Interlocked.Add(ref _writesInFlight, -count);

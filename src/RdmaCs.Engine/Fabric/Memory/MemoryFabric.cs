@@ -114,6 +114,15 @@ public sealed unsafe class MemoryFabric : IFabric, IDisposable
 
     public int MaxWriteSegments => _options.MaxWriteSegments;
 
+    /// <summary>The destination is in this process, exposed whole.</summary>
+    public long RemoteWindowBytes => 0;
+
+    public int PrefetchWindows => 0;
+
+    public void Prefetch(int ramBlock, long remoteOffset)
+    {
+    }
+
     public long PinnedForItselfBytes => _options.PinnedForItselfBytes;
 
     public void PostWrite(FabricRegistration source, ReadOnlySpan<WriteSegment> segments, int ramBlock, ulong context)
