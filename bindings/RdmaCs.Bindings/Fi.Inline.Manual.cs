@@ -20,6 +20,12 @@ public static unsafe partial class Fi
         fabric->ops->eq_open(fabric, attr, eq, context);
 
     // fi_domain.h
+    public static int fi_av_open(fid_domain* domain, fi_av_attr* attr, fid_av** av, void* context) =>
+        domain->ops->av_open(domain, attr, av, context);
+
+    public static int fi_av_insert(fid_av* av, void* addr, nuint count, ulong* fiAddr, ulong flags, void* context) =>
+        av->ops->insert(av, addr, count, fiAddr, flags, context);
+
     public static int fi_cq_open(fid_domain* domain, fi_cq_attr* attr, fid_cq** cq, void* context) =>
         domain->ops->cq_open(domain, attr, cq, context);
 
@@ -38,6 +44,9 @@ public static unsafe partial class Fi
     public static int fi_ep_bind(fid_ep* ep, fid* bfid, ulong flags) => ep->fid.ops->bind(&ep->fid, bfid, flags);
 
     public static int fi_pep_bind(fid_pep* pep, fid* bfid, ulong flags) => pep->fid.ops->bind(&pep->fid, bfid, flags);
+
+    public static int fi_getopt(fid* f, int level, int optname, void* optval, nuint* optlen) =>
+        ((fid_ep*)f)->ops->getopt(f, level, optname, optval, optlen);
 
     public static int fi_enable(fid_ep* ep) => ep->fid.ops->control(&ep->fid, (int)FI_ENABLE, null);
 

@@ -33,6 +33,8 @@ public sealed partial class QemuMachine : IDisposable
                      "-name", $"{name},debug-threads=on", "-L", "/usr/share/seabios", "-L", "/usr/share/qemu", "-machine", "pc,accel=tcg",
                      "-m", $"{memoryBytes >> 20}M", "-nic", "none", "-display", "none", "-monitor", "none",
                      "-global", $"migration.rdma-cs-plugin={QemuPaths.Plugin}",
+                     // The plugin's informational lines (provider chosen, windows, caches) go to QEMU's trace: into LogText.
+                     "-trace", "rdma_cs_log",
                      "-qmp", $"unix:{QmpPath},server=on,wait=off",
                  }).Concat(incoming ? ["-incoming", "defer", "-S"] : []).Concat(guest.QemuArguments(ConsoleLog)).Concat(extraArguments))
         {

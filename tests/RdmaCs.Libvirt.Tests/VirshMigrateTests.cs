@@ -7,7 +7,7 @@ namespace RdmaCs.Libvirt.Tests;
 /// <c>virsh migrate --live --transport rdma-cs</c> between two libvirt hosts, peer to peer and driven by the client,
 /// and <c>--transport tcp</c> beside it: the guest keeps rewriting its RAM during the migration, the destination is
 /// left paused, and its memory equals, byte for byte, the source's when the source stopped for the switchover; the
-/// source QEMU's VmLck, sampled every 2 ms, never exceeds the budget; <c>virsh domjobinfo</c> shows progress.
+/// VmLck of each QEMU, sampled every 2 ms, never exceeds the budget libvirt gave both; <c>virsh domjobinfo</c> shows progress.
 /// </summary>
 [Collection(LibvirtHostsCollection.Name)]
 public sealed class VirshMigrateTests(LibvirtHosts hosts)
@@ -108,7 +108,7 @@ public sealed class VirshMigrateTests(LibvirtHosts hosts)
 
             VirshMigrationOutcome outcome = VirshMigration.Run(source, domain,
                 ["--live", "--suspend", .. listenAddress is null ? [] : new[] { "--listen-address", listenAddress }, .. transportArguments, domain.Name, hosts.B.Uri],
-                MigrationTimeout);
+                MigrationTimeout, destination: hosts.B);
 
             Assert.True(outcome.Virsh.Succeeded, $"virsh migrate: {outcome.Virsh}\nsource:\n{source.DaemonLog()}\ndestination:\n{hosts.B.DaemonLog()}\n{hosts.B.QemuLog(domain.Name)}");
             Assert.Equal("shut off", source.DomainState(domain.Name));
@@ -119,6 +119,9 @@ public sealed class VirshMigrateTests(LibvirtHosts hosts)
             if (budget is not null)
             {
                 Assert.InRange(outcome.PeakLockedBytes, 1, budget.Value);
+                // libvirt gave the destination the budget too: its windows of guest RAM stayed within it.
+                Assert.True(outcome.DestinationLockedSamples > 10, $"the destination's VmLck sampled only {outcome.DestinationLockedSamples} times");
+                Assert.InRange(outcome.DestinationPeakLockedBytes, 1, budget.Value);
             }
 
             // domjobinfo showed the migration moving, and its completed record the whole guest.

@@ -21,6 +21,16 @@ public sealed class RdmaCsMigrationTests
     public void A_live_guest_migrates_over_rdma_cs_with_equal_memory_and_pinned_memory_within_budget(long guestBytes) =>
         MigrateAndCheck(guestBytes, BudgetBytes, lockLimit: null);
 
+    /// <summary>
+    /// The providers that run here besides tcp's connected endpoints, both reliable-datagram (RDM): tcp under the ofi_rxm
+    /// utility provider (the way verbs runs RDM) and shm (same-host migration, a QEMU upgrade: one copy, no socket).
+    /// </summary>
+    [Theory]
+    [InlineData("tcp;ofi_rxm")]
+    [InlineData("shm")]
+    public void A_live_guest_migrates_over_each_RDM_provider_that_runs_here(string provider) =>
+        MigrateAndCheck(512L << 20, BudgetBytes, lockLimit: null, provider);
+
     [Fact]
     public void The_kernel_bounds_each_QEMUs_locked_memory_to_the_budget_and_the_guest_migrates_within_it()
     {
@@ -31,7 +41,7 @@ public sealed class RdmaCsMigrationTests
         MigrateAndCheck(1024L << 20, KernelBudget, new KernelLockLimit(KernelBudget));
     }
 
-    private static void MigrateAndCheck(long guestBytes, long budgetBytes, KernelLockLimit? lockLimit)
+    private static void MigrateAndCheck(long guestBytes, long budgetBytes, KernelLockLimit? lockLimit, string provider = "tcp")
     {
         using var destination = lockLimit is null
             ? QemuMachine.StartDestination("destination", guestBytes)
@@ -42,11 +52,15 @@ public sealed class RdmaCsMigrationTests
         // Every page whole is checked below: let the guest write all of its RAM once first (under load, a 1 GiB guest
         // had not, and the firmware's tables left above its first sweep counted as torn pages).
         Assert.True(source.Monitor.WaitForFirstSweep(TimeSpan.FromMinutes(1)), "the guest did not write all of its RAM within a minute");
-        var settings = new MigrationSettings { Transport = MigrationTransport.RdmaCs, Port = FreePort(), ControlPort = FreePort(), BudgetBytes = budgetBytes };
+        var settings = new MigrationSettings
+        {
+            Transport = MigrationTransport.RdmaCs, Port = FreePort(), ControlPort = FreePort(), BudgetBytes = budgetBytes, Provider = provider,
+        };
 
         MigrationOutcome outcome = LiveMigration.Run(source, destination, settings, MigrationTimeout);
 
         Assert.True(outcome.Completed, $"migration {outcome.Status}: {outcome.Error}\nsource: {source.LogText}\ndestination: {destination.LogText}");
+        Assert.Contains($"provider {provider} on", source.LogText);
         if (lockLimit is not null)
         {
             // The kernel was the referee: no CAP_IPC_LOCK, and a locked-memory limit of the budget on both sides.

@@ -15,20 +15,25 @@ public sealed class DestinationBudgetTests
     private const long Size = 256L << 20;
     private const long DestinationBudget = 8L << 20;
 
-    [Fact]
-    public void A_live_source_writing_all_of_its_RAM_never_makes_the_destination_lock_more_than_its_budget()
+    /// <summary>Over each provider that runs here: tcp (connected endpoints), tcp;ofi_rxm and shm (RDM endpoints).</summary>
+    [Theory]
+    [InlineData("tcp")]
+    [InlineData("tcp;ofi_rxm")]
+    [InlineData("shm")]
+    public void A_live_source_writing_all_of_its_RAM_never_makes_the_destination_lock_more_than_its_budget(string provider)
     {
         using var server = new ServeProcess(Size, DestinationBudget);
         using var locked = new LockedMemorySampler(server.Process.Pid, TimeSpan.FromMilliseconds(2));
         // The source's budget is larger than the destination's: the destination's holds anyway.
         using var source = new RdmacsProcess("send", "--to", $"127.0.0.1:{server.Port}", "--size", "256M", "--budget", "32M",
-            "--rounds", "4", "--dirty-rate", "20000", "--token", ServeProcess.Token, "--provider", "tcp");
+            "--rounds", "4", "--dirty-rate", "20000", "--token", ServeProcess.Token, "--provider", provider);
 
         Assert.Equal(0, source.WaitForExit(TimeSpan.FromMinutes(3)));
         JsonNode session = server.NextSession();
         locked.Dispose();
 
         Assert.True((bool)session["verified"]!, source.Transcript);
+        Assert.Equal(provider, (string)session["provider"]!);
         Assert.True(locked.Samples.Count > 10, "VmLck was hardly sampled");
         Assert.InRange(locked.PeakBytes, 1, DestinationBudget);
         Assert.Equal(0, server.LockedBytes);

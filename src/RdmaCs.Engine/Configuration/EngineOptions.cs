@@ -109,16 +109,19 @@ public sealed record EngineOptions
     public int PagesPerBlock => (int)(MaxBlockBytes / PageSize);
 
     /// <summary>
-    /// These options with blocks that tile the destination's windows of <paramref name="windowBytes"/> (a power of two):
-    /// the max block unchanged when it divides the window, else the largest power of two below both. 0: no windows.
+    /// These options with blocks that tile the destination's windows of <paramref name="windowBytes"/> (a power of two; 0:
+    /// none) and are no larger than the provider's largest RMA, <paramref name="maxWriteBytes"/>: the max block unchanged
+    /// when it does both, else the largest power of two below all three (and at least a page).
     /// </summary>
-    public EngineOptions FittedToWindows(long windowBytes)
+    public EngineOptions FittedTo(long windowBytes, long maxWriteBytes = long.MaxValue)
     {
-        if (windowBytes <= 0 || windowBytes % MaxBlockBytes == 0)
+        bool tiles = windowBytes <= 0 || windowBytes % MaxBlockBytes == 0;
+        if (tiles && MaxBlockBytes <= maxWriteBytes)
         {
             return this;
         }
-        long block = 1L << System.Numerics.BitOperations.Log2((ulong)Math.Min(MaxBlockBytes, windowBytes));
+        long limit = Math.Min(MaxBlockBytes, Math.Min(windowBytes <= 0 ? long.MaxValue : windowBytes, Math.Max(maxWriteBytes, 1)));
+        long block = 1L << System.Numerics.BitOperations.Log2((ulong)limit);
         return this with { MaxBlockBytes = Math.Max(block, PageSize) };
     }
 }

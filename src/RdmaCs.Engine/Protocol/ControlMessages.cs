@@ -22,6 +22,7 @@ public enum MessageType : ushort
     WindowRequest = 12,
     WindowGrant = 13,
     WindowRelease = 14,
+    Attached = 15,
 }
 
 /// <summary>One RAM block as the source describes it: name and length.</summary>
@@ -37,14 +38,27 @@ public sealed record Hello(int PageSize, string Token, string Provider, IReadOnl
 }
 
 /// <summary>
-/// Destination → source: where to connect the RDMA endpoint, with which connection nonce; how guest RAM is exposed
-/// (windows of <paramref name="WindowBytes"/>, at most <paramref name="Windows"/> at once: the destination's budget); and
-/// the fence target: a buffer of the destination's own, the one thing it lets the source read.
+/// Destination → source: how to reach its RDMA endpoint (connected endpoints: the port to connect to with the connection
+/// nonce; RDM endpoints: <paramref name="FabricAddress"/>, the endpoint's own address, and port 0); how guest RAM is
+/// exposed (windows of <paramref name="WindowBytes"/>, at most <paramref name="Windows"/> at once: the destination's
+/// budget); and the fence target: a buffer of the destination's own, the one thing it lets the source read.
 /// </summary>
-public sealed record Accept(string Provider, int FabricPort, int MrMode, ulong Nonce, long WindowBytes, int Windows, RemoteKey FenceTarget)
-    : ControlMessage
+public sealed record Accept(string Provider, int FabricPort, int MrMode, ulong Nonce, long WindowBytes, int Windows, RemoteKey FenceTarget,
+    byte[] FabricAddress) : ControlMessage
 {
     public override MessageType Type => MessageType.Accept;
+
+    /// <summary>True when the destination's endpoint is an RDM one, reached by address rather than by connection.</summary>
+    public bool Datagram => FabricAddress.Length > 0;
+}
+
+/// <summary>
+/// Source → destination, on RDM endpoints: the source's endpoint reaches the destination's (a fence read came back); what
+/// a completed connection says on connected endpoints.
+/// </summary>
+public sealed record Attached() : ControlMessage
+{
+    public override MessageType Type => MessageType.Attached;
 }
 
 /// <summary>Source → destination: every write of round <paramref name="Sequence"/> has completed.</summary>

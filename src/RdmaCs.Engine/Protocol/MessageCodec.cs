@@ -17,6 +17,7 @@ public static class MessageCodec
     public const int MaxNameBytes = 256;
     public const int MaxTokenBytes = 256;
     public const int MaxHashesPerMessage = 65536;
+    public const int MaxFabricAddressBytes = 256;
 
     public static byte[] Encode(ControlMessage message)
     {
@@ -77,6 +78,7 @@ public static class MessageCodec
             MessageType.WindowRequest => new WindowRequest(ReadWindow(ref reader)),
             MessageType.WindowGrant => new WindowGrant(ReadWindow(ref reader), new RemoteKey(reader.UInt64("key"), reader.UInt64("base address"))),
             MessageType.WindowRelease => new WindowRelease(ReadWindow(ref reader)),
+            MessageType.Attached => new Attached(),
             _ => throw new ProtocolException($"unknown message type {(ushort)type}"),
         };
         reader.End();
@@ -116,7 +118,7 @@ public static class MessageCodec
     {
         string provider = reader.String("provider", 64);
         int port = reader.Int32("fabric port");
-        if (port is < 1 or > 65535)
+        if (port is < 0 or > 65535)
         {
             throw new ProtocolException($"Accept: fabric port {port} is not a port");
         }
@@ -129,7 +131,12 @@ public static class MessageCodec
         }
         int windows = reader.Count("window count", 1, int.MaxValue);
         var fence = new RemoteKey(reader.UInt64("fence target key"), reader.UInt64("fence target base address"));
-        return new Accept(provider, port, mrMode, nonce, windowBytes, windows, fence);
+        byte[] address = reader.Bytes("fabric address", MaxFabricAddressBytes);
+        if ((port == 0) == (address.Length == 0))
+        {
+            throw new ProtocolException($"Accept: give a fabric port (connected endpoints) or a fabric address (RDM), not {(port == 0 ? "neither" : "both")}");
+        }
+        return new Accept(provider, port, mrMode, nonce, windowBytes, windows, fence, address);
     }
 
     private static WindowId ReadWindow(ref PayloadReader reader) =>
@@ -163,7 +170,7 @@ public static class MessageCodec
             case Accept accept:
                 writer.String(accept.Provider).Int32(accept.FabricPort).Int32(accept.MrMode).UInt64(accept.Nonce)
                     .Int64(accept.WindowBytes).Int32(accept.Windows);
-                writer.UInt64(accept.FenceTarget.Key).UInt64(accept.FenceTarget.BaseAddress);
+                writer.UInt64(accept.FenceTarget.Key).UInt64(accept.FenceTarget.BaseAddress).Bytes(accept.FabricAddress);
                 break;
             case Fence fence:
                 writer.Int64(fence.Sequence);
@@ -187,7 +194,7 @@ public static class MessageCodec
             case Done done:
                 writer.Boolean(done.Verify);
                 break;
-            case HashesEnd:
+            case HashesEnd or Attached:
                 break;
             case ZeroPages zero:
                 writer.Int64(zero.Id).Int32(zero.Block).Int64(zero.Offset).Int64(zero.Length);

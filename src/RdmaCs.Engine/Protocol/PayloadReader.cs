@@ -40,6 +40,17 @@ internal ref struct PayloadReader(ReadOnlySpan<byte> payload, MessageType type)
         }
     }
 
+    /// <summary>Bytes of at most <paramref name="maxBytes"/>, prefixed by their 16-bit length.</summary>
+    public byte[] Bytes(string field, int maxBytes)
+    {
+        int length = UInt16(field + " length");
+        if (length > maxBytes)
+        {
+            throw new ProtocolException($"{type}: {field} is {length} bytes long; at most {maxBytes} are allowed");
+        }
+        return Take(length, field).ToArray();
+    }
+
     /// <summary>A count that must lie in [<paramref name="min"/>, <paramref name="max"/>].</summary>
     public int Count(string field, int min, int max)
     {
@@ -92,6 +103,18 @@ internal sealed class PayloadWriter
         }
         UInt16((ushort)bytes.Length);
         _bytes.Write(bytes);
+        return this;
+    }
+
+    /// <summary>Bytes, prefixed by their 16-bit length.</summary>
+    public PayloadWriter Bytes(ReadOnlySpan<byte> value)
+    {
+        if (value.Length > ushort.MaxValue)
+        {
+            throw new ArgumentException("byte string too long for the protocol", nameof(value));
+        }
+        UInt16((ushort)value.Length);
+        _bytes.Write(value);
         return this;
     }
 

@@ -208,7 +208,14 @@ public sealed class DestinationServer : IDisposable
                                              $"mr_mode 0x{_info.MrMode:x}, delivery-complete offered {(_info.DeliveryComplete ? "yes" : "no")}");
             RegistrationCaches.Report(server._log, "serve");
             _domain = FabricDomain.Open(_info);
-            _listener = _domain.Listen();
+            if (_info.Connected)
+            {
+                _listener = _domain.Listen();
+            }
+            else
+            {
+                _endpoint = _domain.OpenReliableDatagram(); // the source reaches it by its address, with the keys it is given
+            }
             // The source's fence reads a few bytes back behind its writes: from this buffer, the only thing it may read.
             // On a NIC its page is pinned, and comes out of the budget before any window.
             _reservedForFence = _info.RegistrationPins ? FenceTargetBytes : 0;
@@ -226,14 +233,25 @@ public sealed class DestinationServer : IDisposable
                                              (_reservedForFence > 0 ? $" ({_reservedForFence} bytes of it for the fence target)" : "") +
                                              $"; pinning by {(_info.RegistrationPins ? "the fabric" : "mlock")}");
             ulong nonce = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
-            control.Send(new Accept(_info.Provider, _listener.Port, _info.MrMode, nonce, layout.WindowBytes, layout.Windows, fenceKey));
+            control.Send(new Accept(_info.Provider, _listener?.Port ?? 0, _info.MrMode, nonce, layout.WindowBytes, layout.Windows, fenceKey,
+                _listener is null ? _endpoint!.Address : []));
 
-            byte[] expected = BitConverter.GetBytes(nonce);
-            _endpoint = _listener.Accept(options.HandshakeTimeout, data => CryptographicOperations.FixedTimeEquals(data, expected),
-                message => server._log(EngineLogLevel.Warning, $"serve: {message}"), server._cancelled.Token);
-            _listener.Dispose();
-            _listener = null;
-            StartProgress();
+            if (_listener is not null)
+            {
+                byte[] expected = BitConverter.GetBytes(nonce);
+                _endpoint = _listener.Accept(options.HandshakeTimeout, data => CryptographicOperations.FixedTimeEquals(data, expected),
+                    message => server._log(EngineLogLevel.Warning, $"serve: {message}"), server._cancelled.Token);
+                _listener.Dispose();
+                _listener = null;
+                StartProgress();
+            }
+            else
+            {
+                // RDM: no connection to accept. The source's fence read proves its endpoint reaches this one, and needs this
+                // side's progress (shm, tcp;ofi_rxm move data only while the target reads its completion queue).
+                StartProgress();
+                control.Expect<Attached>(options.HandshakeTimeout);
+            }
             options.Connected?.Invoke();
 
             bool verify = true;

@@ -24,9 +24,8 @@ internal sealed class ExposedWindows(FabricDomain domain, IReadOnlyList<RamBlock
 {
     private readonly Dictionary<WindowId, (FabricMemoryRegion Region, nint Address, long Length)> _exposed = [];
     private readonly bool _lockMemory = !domain.Info.RegistrationPins;
-    private ulong _nextKey = FirstKey;
 
-    /// <summary>Keys below are the destination's own (the fence target); without FI_MR_PROV_KEY keys are unique per domain.</summary>
+    /// <summary>Keys below are the destination's own (the fence target).</summary>
     public const ulong FirstKey = 16;
 
     public int Count => _exposed.Count;
@@ -64,7 +63,7 @@ internal sealed class ExposedWindows(FabricDomain domain, IReadOnlyList<RamBlock
             }
             try
             {
-                FabricMemoryRegion region = domain.Register(address, length, Fi.FI_REMOTE_WRITE, _nextKey++);
+                FabricMemoryRegion region = domain.Register(address, length, Fi.FI_REMOTE_WRITE, UnguessableKey());
                 _exposed.Add(window, (region, address, length));
                 counters.Registered();
                 return new RemoteKey(region.Key, domain.Info.RemoteAddressIsVirtual ? (ulong)address : 0);
@@ -103,6 +102,24 @@ internal sealed class ExposedWindows(FabricDomain domain, IReadOnlyList<RamBlock
             Release(exposed);
         }
         _exposed.Clear();
+    }
+
+    /// <summary>
+    /// A key for a new window, where the application chooses keys (without FI_MR_PROV_KEY): random, unlike any live one.
+    /// On an RDM endpoint any peer of the fabric may send RMA to it, and only the key, given to the authenticated source
+    /// alone, tells that source apart: a counter would be guessed.
+    /// </summary>
+    private ulong UnguessableKey()
+    {
+        ulong mask = domain.Info.KeyBytes >= 8 ? ulong.MaxValue : (1UL << (8 * domain.Info.KeyBytes)) - 1;
+        while (true)
+        {
+            ulong key = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8)) & mask;
+            if (key >= FirstKey && !_exposed.Values.Any(exposed => exposed.Region.Key == key))
+            {
+                return key;
+            }
+        }
     }
 
     private void Release((FabricMemoryRegion Region, nint Address, long Length) exposed)

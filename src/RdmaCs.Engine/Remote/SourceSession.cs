@@ -1,3 +1,4 @@
+using RdmaCs.Bindings.LibFabric;
 using System.Collections.Concurrent;
 using System.Text;
 using RdmaCs.Configuration;
@@ -56,7 +57,10 @@ public sealed class SourceSession : IDisposable
             Accept accept = _control.Expect<Accept>(options.HandshakeTimeout);
             var windows = new WindowLayout(accept.WindowBytes, accept.Windows);
 
-            _info = FabricInfo.Find(accept.Provider, options.Host, accept.FabricPort.ToString(System.Globalization.CultureInfo.InvariantCulture), passive: false);
+            _info = accept.Datagram
+                ? FabricInfo.Find(accept.Provider, null, null, passive: false, fi_ep_type.FI_EP_RDM)
+                : FabricInfo.Find(accept.Provider, options.Host, accept.FabricPort.ToString(System.Globalization.CultureInfo.InvariantCulture), passive: false,
+                    fi_ep_type.FI_EP_MSG);
             _log(EngineLogLevel.Info, $"send: provider {_info.Provider} on {_info.Domain}; mr_mode 0x{_info.MrMode:x} " +
                                       $"({(_info.RemoteAddressIsVirtual ? "virtual addresses" : "offsets")}, " +
                                       $"{(_info.ProviderChoosesKeys ? "provider keys" : "application keys")}), " +
@@ -64,18 +68,28 @@ public sealed class SourceSession : IDisposable
                                       $"up to {_info.MaxWriteSegments} segment(s) per write");
             RegistrationCaches.Report(_log, "send");
             _domain = FabricDomain.Open(_info);
-            _endpoint = _domain.Connect(_info, BitConverter.GetBytes(accept.Nonce), options.HandshakeTimeout, cancel);
+            _endpoint = accept.Datagram
+                ? _domain.OpenReliableDatagram(accept.FabricAddress)
+                : _domain.Connect(_info, BitConverter.GetBytes(accept.Nonce), options.HandshakeTimeout, cancel);
             // The destination registers its RAM in windows, on this side's request (the keys come with the grants).
             _fabric = new LibFabricFabric(_domain, _endpoint, [.. _blocks.Select(b => new RemoteBlock(b.Name, b.Length, 0, 0))],
                 new RemoteBlock("fence target", 8, accept.FenceTarget.Key, accept.FenceTarget.BaseAddress), _control.SendAll, windows);
             _log(EngineLogLevel.Info, $"send: the destination exposes guest RAM in {windows} at once, registered on demand");
+            if (accept.Datagram)
+            {
+                // RDM: nothing has crossed the fabric yet. A fence read proves this endpoint reaches the destination's.
+                _fabric.Fence(options.HandshakeTimeout);
+                _control.Send(new Attached());
+            }
             _log(EngineLogLevel.Info, _fabric.WritesDeliveryComplete
                 ? "send: writes complete once delivered"
                 : "send: writes complete once sent; the fence reads before zero ranges and at the end prove delivery");
-            if (engineOptions?.FittedToWindows(windows.WindowBytes) is { } fitted && fitted != engineOptions)
+            long maxWrite = _endpoint.MaxRmaBytes(_info);
+            if (engineOptions?.FittedTo(windows.WindowBytes, maxWrite) is { } fitted && fitted != engineOptions)
             {
                 _log(EngineLogLevel.Info, $"send: max block {Configuration.ByteSize.Format(fitted.MaxBlockBytes)}, not " +
-                                          $"{Configuration.ByteSize.Format(engineOptions.MaxBlockBytes)}: a write must not cross a destination window");
+                                          $"{Configuration.ByteSize.Format(engineOptions.MaxBlockBytes)}: a write must neither cross a destination " +
+                                          $"window ({Configuration.ByteSize.Format(windows.WindowBytes)}) nor exceed the provider's largest RMA ({maxWrite} bytes)");
                 engineOptions = fitted;
             }
             _engine = engineOptions is null ? null : new TransferEngine(engineOptions, _fabric, _blocks, log);

@@ -66,7 +66,7 @@ public sealed partial class TransferEngine : IDisposable
         {
             throw new EngineConfigurationException(
                 $"max block {ByteSize.Format(options.MaxBlockBytes)} does not tile the destination's windows of {ByteSize.Format(fabric.RemoteWindowBytes)}: " +
-                "a write could cross two (see EngineOptions.FittedToWindows)");
+                "a write could cross two (see EngineOptions.FittedTo)");
         }
         _log = log ?? ((_, _) => { });
         bool lockMemory = options.LockMemoryOnSoftwareFabrics && !fabric.RegistrationPins;

@@ -69,7 +69,7 @@ public sealed class SessionTests
                 using FabricListener fabric = domain.Listen();
                 using FabricMemoryRegion exposed = domain.Register(destination.Address, Size, Fi.FI_REMOTE_WRITE | Fi.FI_REMOTE_READ, 1);
                 var key = new RemoteKey(exposed.Key, info.RemoteAddressIsVirtual ? (ulong)destination.Address : 0);
-                control.Send(new Accept(info.Provider, fabric.Port, info.MrMode, 7, Size, 1, key));
+                control.Send(new Accept(info.Provider, fabric.Port, info.MrMode, 7, Size, 1, key, []));
                 using FabricEndpoint endpoint = fabric.Accept(Timeout, _ => true, _ => { });
                 for (long sequence = 0; sequence < 10_000; sequence++)
                 {

@@ -8,7 +8,9 @@ public class MessageCodecTests
     private static readonly ControlMessage[] Samples =
     [
         new Hello(4096, "secret", "auto", [new BlockDescriptor("pc.ram", 1 << 20), new BlockDescriptor("vga.vram", 8192)]),
-        new Accept("tcp", 40001, 0x74, 0xdeadbeefUL, 2 << 20, 7, new RemoteKey(3, 0x7f0000100000)),
+        new Accept("tcp", 40001, 0x74, 0xdeadbeefUL, 2 << 20, 7, new RemoteKey(3, 0x7f0000100000), []),
+        new Accept("shm", 0, 0x4, 0xdeadbeefUL, 2 << 20, 7, new RemoteKey(3, 0x7f0000100000), [1, 2, 3, 4, 5]),
+        new Attached(),
         new Fence(3),
         new FenceAck(3),
         new Done(),
@@ -40,9 +42,19 @@ public class MessageCodecTests
     [InlineData(256L)]
     public void An_accept_whose_window_size_is_not_a_power_of_two_of_at_least_512_is_refused(long windowBytes)
     {
-        byte[] frame = MessageCodec.Encode(new Accept("tcp", 40001, 0, 1, windowBytes, 4, new RemoteKey(1, 0)));
+        byte[] frame = MessageCodec.Encode(new Accept("tcp", 40001, 0, 1, windowBytes, 4, new RemoteKey(1, 0), []));
         var error = Assert.Throws<ProtocolException>(() => Decode(frame));
         Assert.Contains("window size", error.Message);
+    }
+
+    [Theory]
+    [InlineData(0, 0)]
+    [InlineData(40001, 16)]
+    public void An_accept_must_name_either_a_fabric_port_or_a_fabric_address(int port, int addressBytes)
+    {
+        byte[] frame = MessageCodec.Encode(new Accept("tcp", port, 0, 1, 2 << 20, 4, new RemoteKey(1, 0), new byte[addressBytes]));
+        var error = Assert.Throws<ProtocolException>(() => Decode(frame));
+        Assert.Contains("a fabric port (connected endpoints) or a fabric address (RDM)", error.Message);
     }
 
     [Fact]

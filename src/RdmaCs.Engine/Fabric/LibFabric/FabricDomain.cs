@@ -66,6 +66,32 @@ public sealed unsafe class FabricDomain : IDisposable
         }
     }
 
+    /// <summary>
+    /// An RDM endpoint (<see cref="FabricInfo.Connected"/> false): enabled at once, reachable at its
+    /// <see cref="FabricEndpoint.Address"/>; with <paramref name="peer"/>, every operation goes to that address.
+    /// </summary>
+    public FabricEndpoint OpenReliableDatagram(ReadOnlySpan<byte> peer = default)
+    {
+        if (Info.Connected)
+        {
+            throw new InvalidOperationException($"{Info.Provider} was chosen for connected endpoints: listen or connect");
+        }
+        var endpoint = new FabricEndpoint(this, Info.Info);
+        try
+        {
+            if (!peer.IsEmpty)
+            {
+                endpoint.SetPeer(peer);
+            }
+            return endpoint;
+        }
+        catch
+        {
+            endpoint.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Registers [address, address + length) for the given access; the caller owns the region.</summary>
     public FabricMemoryRegion Register(nint address, long length, ulong access, ulong requestedKey) =>
         new(this, address, length, access, requestedKey);

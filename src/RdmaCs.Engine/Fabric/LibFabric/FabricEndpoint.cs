@@ -3,12 +3,18 @@ using RdmaCs.Bindings.LibFabric;
 
 namespace RdmaCs.Fabric.LibFabric;
 
-/// <summary>A connected endpoint and its completion queue.</summary>
+/// <summary>
+/// An endpoint and its completion queue: connected (FI_EP_MSG), or reliable datagram (FI_EP_RDM) with an address vector
+/// that holds its one peer.
+/// </summary>
 public sealed unsafe partial class FabricEndpoint : IDisposable
 {
     private fid_ep* _ep;
     private fid_cq* _cq;
+    private fid_av* _av;
     private readonly int _waitFd;
+    private readonly OperationContexts? _contexts; // where the provider needs fi_context2 structures
+    private ulong _peer = Fi.FI_ADDR_UNSPEC;       // RDM: the destination's address in the vector; MSG: unused
 
     internal FabricEndpoint(FabricDomain domain, fi_info* info)
     {
@@ -17,6 +23,7 @@ public sealed unsafe partial class FabricEndpoint : IDisposable
             fid_ep* ep;
             FabricCall.Check(Fi.fi_endpoint(domain.Domain, info, &ep, null), "fi_endpoint");
             _ep = ep;
+            _contexts = (info->mode & (Fi.FI_CONTEXT | Fi.FI_CONTEXT2)) != 0 ? new OperationContexts() : null;
             // A file descriptor as the wait object (where the provider offers one): polling it tells a progress thread
             // whether a socket of the endpoint holds data it has not read yet (see HasInput).
             var attributes = new fi_cq_attr
@@ -34,7 +41,18 @@ public sealed unsafe partial class FabricEndpoint : IDisposable
             _cq = cq;
             int waitFd = -1;
             _waitFd = attributes.wait_obj == fi_wait_obj.FI_WAIT_FD && Fi.fi_control(&cq->fid, (int)Fi.FI_GETWAIT, &waitFd) == 0 ? waitFd : -1;
-            FabricCall.Check(Fi.fi_ep_bind(_ep, &domain.EventQueue->fid, 0), "fi_ep_bind (event queue)");
+            if (info->ep_attr->type == fi_ep_type.FI_EP_MSG)
+            {
+                FabricCall.Check(Fi.fi_ep_bind(_ep, &domain.EventQueue->fid, 0), "fi_ep_bind (event queue)");
+            }
+            else
+            {
+                var avAttributes = new fi_av_attr { type = fi_av_type.FI_AV_UNSPEC, count = 1 };
+                fid_av* av;
+                FabricCall.Check(Fi.fi_av_open(domain.Domain, &avAttributes, &av, null), "fi_av_open");
+                _av = av;
+                FabricCall.Check(Fi.fi_ep_bind(_ep, &_av->fid, 0), "fi_ep_bind (address vector)");
+            }
             FabricCall.Check(Fi.fi_ep_bind(_ep, &_cq->fid, Fi.FI_TRANSMIT | Fi.FI_RECV), "fi_ep_bind (completion queue)");
             FabricCall.Check(Fi.fi_enable(_ep), "fi_enable");
         }
@@ -46,6 +64,54 @@ public sealed unsafe partial class FabricEndpoint : IDisposable
     }
 
     internal fid_ep* Handle => _ep;
+
+    /// <summary>This endpoint's address as the provider names it (<c>fi_getname</c>): what an RDM peer inserts to reach it.</summary>
+    public byte[] Address
+    {
+        get
+        {
+            byte* name = stackalloc byte[MaxAddressBytes];
+            nuint length = MaxAddressBytes;
+            FabricCall.Check(Fi.fi_getname(&_ep->fid, name, &length), "fi_getname");
+            return new ReadOnlySpan<byte>(name, (int)length).ToArray();
+        }
+    }
+
+    /// <summary>The longest endpoint address rdma-cs carries (shm's names and the sockaddrs of tcp fit with room).</summary>
+    public const int MaxAddressBytes = 256;
+
+    /// <summary>RDM: makes <paramref name="address"/> (the destination's <see cref="Address"/>) the peer every operation goes to.</summary>
+    public void SetPeer(ReadOnlySpan<byte> address)
+    {
+        if (_av == null)
+        {
+            throw new InvalidOperationException("a connected endpoint has its peer already");
+        }
+        ulong peer;
+        fixed (byte* name = address)
+        {
+            int inserted = Fi.fi_av_insert(_av, name, 1, &peer, 0, null);
+            if (inserted != 1)
+            {
+                throw new FabricException($"the destination's address ({address.Length} bytes) could not be inserted into the address vector: " +
+                                          (inserted < 0 ? FabricCall.Describe(inserted) : "refused"), inserted < 0 ? inserted : 0);
+            }
+        }
+        _peer = peer;
+    }
+
+    /// <summary>
+    /// The largest RMA one operation may move: the endpoint's FI_OPT_MAX_RMA_SIZE where the provider answers it (efa
+    /// bounds it below its messages), else the endpoint's largest message.
+    /// </summary>
+    public long MaxRmaBytes(FabricInfo info)
+    {
+        nuint size = 0;
+        nuint length = (nuint)sizeof(nuint);
+        return Fi.fi_getopt(&_ep->fid, (int)Fi.FI_OPT_ENDPOINT, Fi.FI_OPT_MAX_RMA_SIZE, &size, &length) == 0 && size > 0
+            ? (long)Math.Min(size, long.MaxValue)
+            : info.MaxMessageBytes;
+    }
 
     /// <summary>
     /// Posts one RMA write of one or more local ranges, each to its own remote range under the same key (fi_writemsg),
@@ -71,27 +137,40 @@ public sealed unsafe partial class FabricEndpoint : IDisposable
             iov_count = (nuint)count,
             rma_iov = remote,
             rma_iov_count = (nuint)count,
-            context = (void*)context,
+            context = OperationContext(context),
+            addr = _peer,
         };
         long result = Fi.fi_writemsg(_ep, &message, flags);
+        return Posted(result, message.context, "fi_writemsg");
+    }
+
+    /// <summary>What libfabric is given as an operation's context: the number itself, or an entry that carries it.</summary>
+    private void* OperationContext(ulong context) => _contexts is null ? (void*)context : _contexts.Take(context);
+
+    /// <summary>True when posted; false when the queue is full (the context entry is free again); throws on errors.</summary>
+    private bool Posted(long result, void* context, string call)
+    {
+        if (result != 0)
+        {
+            _contexts?.Return(context);
+        }
         if (FabricCall.IsAgain(result))
         {
             return false;
         }
-        FabricCall.Check(result, "fi_writemsg");
+        FabricCall.Check(result, call);
         return true;
     }
+
+    /// <summary>The number a completion's context carries back.</summary>
+    private ulong CompletedContext(void* context) => _contexts is null || context == null ? (ulong)context : _contexts.Return(context);
 
     /// <summary>Posts an RMA read; false when the send queue is full (-FI_EAGAIN).</summary>
     public bool TryRead(nint local, long length, void* descriptor, ulong remoteAddress, ulong key, ulong context)
     {
-        long result = Fi.fi_read(_ep, (void*)local, (nuint)length, descriptor, 0, remoteAddress, key, (void*)context);
-        if (FabricCall.IsAgain(result))
-        {
-            return false;
-        }
-        FabricCall.Check(result, "fi_read");
-        return true;
+        void* operation = OperationContext(context);
+        long result = Fi.fi_read(_ep, (void*)local, (nuint)length, descriptor, _peer, remoteAddress, key, operation);
+        return Posted(result, operation, "fi_read");
     }
 
     /// <summary>
@@ -110,7 +189,7 @@ public sealed unsafe partial class FabricEndpoint : IDisposable
         {
             for (int i = 0; i < result; i++)
             {
-                completions[i] = new FabricCompletion((ulong)entries[i].op_context);
+                completions[i] = new FabricCompletion(CompletedContext(entries[i].op_context));
             }
             return (int)result;
         }
@@ -120,7 +199,7 @@ public sealed unsafe partial class FabricEndpoint : IDisposable
             FabricCall.Check(Fi.fi_cq_readerr(_cq, &error, 0), "fi_cq_readerr");
             byte* text = stackalloc byte[256];
             string detail = Marshal.PtrToStringUTF8((nint)Fi.fi_cq_strerror(_cq, error.prov_errno, error.err_data, (sbyte*)text, 256)) ?? "";
-            completions[0] = new FabricCompletion((ulong)error.op_context, -error.err,
+            completions[0] = new FabricCompletion(CompletedContext(error.op_context), -error.err,
                 $"{FabricCall.Describe(error.err)}{(detail.Length > 0 ? $" ({detail})" : "")}");
             return 1;
         }
@@ -163,7 +242,7 @@ public sealed unsafe partial class FabricEndpoint : IDisposable
     [LibraryImport("libc", EntryPoint = "poll")]
     private static partial int poll(PollDescriptor* descriptors, nuint count, int timeoutMilliseconds);
 
-    /// <summary>Closes the endpoint first (no more remote access through it), then its completion queue.</summary>
+    /// <summary>Closes the endpoint first (no more remote access through it), then its address vector and completion queue.</summary>
     public void Dispose()
     {
         if (_ep != null)
@@ -171,11 +250,17 @@ public sealed unsafe partial class FabricEndpoint : IDisposable
             Fi.fi_close(&_ep->fid);
             _ep = null;
         }
+        if (_av != null)
+        {
+            Fi.fi_close(&_av->fid);
+            _av = null;
+        }
         if (_cq != null)
         {
             Fi.fi_close(&_cq->fid);
             _cq = null;
         }
+        _contexts?.Dispose();
     }
 }
 

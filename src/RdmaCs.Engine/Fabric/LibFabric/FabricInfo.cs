@@ -4,8 +4,10 @@ using RdmaCs.Bindings.LibFabric;
 namespace RdmaCs.Fabric.LibFabric;
 
 /// <summary>
-/// One <c>fi_info</c> chosen by <c>fi_getinfo</c>: the provider, fabric and domain rdma-cs will use, for
-/// connected endpoints (FI_EP_MSG) with RMA writes. Owns the list it came from (<c>fi_freeinfo</c>).
+/// One <c>fi_info</c> chosen by <c>fi_getinfo</c>: the provider, fabric and domain rdma-cs will use, with RMA writes,
+/// on connected endpoints (FI_EP_MSG: verbs, tcp) or, where a provider has none, reliable datagram endpoints
+/// (FI_EP_RDM: efa, shm, the ofi_rxm utility provider over verbs or tcp). Owns the list it came from
+/// (<c>fi_freeinfo</c>).
 /// </summary>
 public sealed unsafe class FabricInfo : IDisposable
 {
@@ -14,6 +16,12 @@ public sealed unsafe class FabricInfo : IDisposable
 
     /// <summary>The memory registration modes rdma-cs can handle (what verbs asks for; tcp asks for none).</summary>
     private const int SupportedMrMode = Fi.FI_MR_LOCAL | Fi.FI_MR_VIRT_ADDR | Fi.FI_MR_ALLOCATED | Fi.FI_MR_PROV_KEY;
+
+    /// <summary>
+    /// The operation modes rdma-cs can honour: FI_CONTEXT and FI_CONTEXT2 (the provider keeps state in the context of each
+    /// operation: efa asks for FI_CONTEXT2), given by <see cref="OperationContexts"/>.
+    /// </summary>
+    private const ulong SupportedModes = Fi.FI_CONTEXT | Fi.FI_CONTEXT2;
 
     private fi_info* _list;
 
@@ -34,6 +42,20 @@ public sealed unsafe class FabricInfo : IDisposable
 
     public int MrMode => _list->domain_attr->mr_mode;
 
+    /// <summary>Connected (FI_EP_MSG) or reliable datagram (FI_EP_RDM): how the source reaches the destination's endpoint.</summary>
+    public fi_ep_type EndpointType => _list->ep_attr->type;
+
+    /// <summary>True for connected endpoints (a connection request carries the session's nonce); false for RDM (an address vector).</summary>
+    public bool Connected => EndpointType == fi_ep_type.FI_EP_MSG;
+
+    /// <summary>True when each operation's context must point at a <c>struct fi_context2</c> the provider may write (FI_CONTEXT, FI_CONTEXT2).</summary>
+    public bool NeedsContextStructures => (_list->mode & SupportedModes) != 0;
+
+    /// <summary>The largest message, and so RMA, one operation may carry (the endpoint may say less: see FabricEndpoint.MaxRmaBytes).</summary>
+    public long MaxMessageBytes => (long)Math.Min(_list->ep_attr->max_msg_size, long.MaxValue);
+
+    /// <summary>How many bytes of a registration key the provider keeps (keys chosen by the application must fit).</summary>
+    public int KeyBytes => (int)Math.Clamp(_list->domain_attr->mr_key_size, 1, 8);
     /// <summary>Remote addresses are virtual addresses of the target (verbs); otherwise offsets from the registration (tcp).</summary>
     public bool RemoteAddressIsVirtual => (MrMode & Fi.FI_MR_VIRT_ADDR) != 0;
 
@@ -62,52 +84,62 @@ public sealed unsafe class FabricInfo : IDisposable
     public bool OrdersWrites => FabricOrdering.Has(_list->tx_attr->msg_order, _list->rx_attr->msg_order, FabricOrdering.WriteAfterWrite);
 
     /// <summary>
-    /// Finds a provider for connected RMA endpoints. <paramref name="provider"/> null or "auto" tries
-    /// <see cref="AutomaticOrder"/>; otherwise only that provider. <paramref name="passive"/> resolves
-    /// <paramref name="node"/>:<paramref name="service"/> as the local address to listen on.
+    /// Finds a provider for RMA endpoints. <paramref name="provider"/> null or "auto" tries <see cref="AutomaticOrder"/>;
+    /// otherwise only that provider. Connected endpoints first, then RDM, unless <paramref name="endpointType"/> names
+    /// one (the source takes what the destination chose). <paramref name="passive"/> resolves
+    /// <paramref name="node"/>:<paramref name="service"/> as the local address to listen on (connected endpoints) or to
+    /// bind to (RDM, any port); an RDM source binds where the provider likes and names the destination by address.
     /// </summary>
-    public static FabricInfo Find(string? provider, string? node, string? service, bool passive)
+    public static FabricInfo Find(string? provider, string? node, string? service, bool passive, fi_ep_type? endpointType = null)
     {
         FabricLibrary.EnsureLoaded();
         string[] candidates = provider is null or "auto" ? AutomaticOrder : [provider];
+        fi_ep_type[] types = endpointType is { } only ? [only] : [fi_ep_type.FI_EP_MSG, fi_ep_type.FI_EP_RDM];
         var refusals = new List<string>();
         foreach (string candidate in candidates)
         {
             // Delivery-complete first: a write's completion then means the bytes are in the destination's memory.
             // Writes kept in order first: two writes to one page may then be in flight at once.
             int result = 0;
-            foreach (bool delivery in new[] { true, false })
+            foreach ((fi_ep_type type, bool delivery, ulong order) in
+                     from type in types
+                     from delivery in new[] { true, false }
+                     from order in new[] { Fi.FI_ORDER_RAW | Fi.FI_ORDER_WAW, Fi.FI_ORDER_RAW }
+                     select (type, delivery, order))
             {
-                foreach (ulong order in new[] { Fi.FI_ORDER_RAW | Fi.FI_ORDER_WAW, Fi.FI_ORDER_RAW })
+                (string? typeNode, string? typeService) = type == fi_ep_type.FI_EP_MSG ? (node, service) : passive ? (node, null) : (null, null);
+                result = TryGetInfo(candidate, type, typeNode, typeService, passive, delivery, order, out fi_info* list);
+                if (result != 0 && type == fi_ep_type.FI_EP_RDM && typeNode is not null)
                 {
-                    result = TryGetInfo(candidate, node, service, passive, delivery, order, out fi_info* list);
-                    if (result != 0 || list == null)
-                    {
-                        continue;
-                    }
-                    if (FabricOrdering.Refusal(list->tx_attr->msg_order, list->rx_attr->msg_order) is { } refusal)
-                    {
-                        // Asked for, yet not granted: never rely on an ordering the provider does not state.
-                        Fi.fi_freeinfo(list);
-                        refusals.Add($"{candidate}: {refusal}");
-                        goto nextCandidate;
-                    }
-                    // Providers may answer with op_flags cleared; the endpoint takes its default flags from here.
-                    if (delivery)
-                    {
-                        list->tx_attr->op_flags |= Fi.FI_DELIVERY_COMPLETE;
-                    }
-                    string reason = provider is null or "auto"
-                        ? $"automatic choice: {string.Join(", ", refusals.Append($"{candidate}: available"))}"
-                        : "named on the command line";
-                    return new FabricInfo(list, reason) { DeliveryComplete = delivery };
+                    // Providers that do not take host addresses (shm names its endpoints itself) bind by themselves.
+                    result = TryGetInfo(candidate, type, null, null, passive: false, delivery, order, out list);
                 }
+                if (result != 0 || list == null)
+                {
+                    continue;
+                }
+                if (FabricOrdering.Refusal(list->tx_attr->msg_order, list->rx_attr->msg_order) is { } refusal)
+                {
+                    // Asked for, yet not granted: never rely on an ordering the provider does not state.
+                    Fi.fi_freeinfo(list);
+                    refusals.Add($"{candidate}: {refusal}");
+                    goto nextCandidate;
+                }
+                // Providers may answer with op_flags cleared; the endpoint takes its default flags from here.
+                if (delivery)
+                {
+                    list->tx_attr->op_flags |= Fi.FI_DELIVERY_COMPLETE;
+                }
+                string reason = provider is null or "auto"
+                    ? $"automatic choice: {string.Join(", ", refusals.Append($"{candidate}: available"))}"
+                    : "named on the command line";
+                return new FabricInfo(list, reason) { DeliveryComplete = delivery };
             }
             refusals.Add($"{candidate}: {WhyUnavailable(candidate, node, service, passive, result)}");
         nextCandidate:;
         }
         throw new FabricException(
-            $"no libfabric provider offers connected RMA endpoints for {node ?? "*"}:{service ?? "*"} ({string.Join("; ", refusals)})" +
+            $"no libfabric provider offers RMA endpoints for {node ?? "*"}:{service ?? "*"} ({string.Join("; ", refusals)})" +
             (provider is null or "auto" ? "" : "; try --provider auto"));
     }
 
@@ -117,7 +149,7 @@ public sealed unsafe class FabricInfo : IDisposable
     /// </summary>
     private static string WhyUnavailable(string provider, string? node, string? service, bool passive, int result)
     {
-        if (TryGetInfo(provider, node, service, passive, deliveryComplete: false, Fi.FI_ORDER_NONE, out fi_info* list) == 0 && list != null)
+        if (TryGetInfo(provider, fi_ep_type.FI_EP_MSG, node, service, passive, deliveryComplete: false, Fi.FI_ORDER_NONE, out fi_info* list) == 0 && list != null)
         {
             string? refusal = FabricOrdering.Refusal(list->tx_attr->msg_order, list->rx_attr->msg_order);
             Fi.fi_freeinfo(list);
@@ -129,7 +161,7 @@ public sealed unsafe class FabricInfo : IDisposable
         return FabricCall.Describe(result);
     }
 
-    private static int TryGetInfo(string provider, string? node, string? service, bool passive, bool deliveryComplete, ulong order,
+    private static int TryGetInfo(string provider, fi_ep_type type, string? node, string? service, bool passive, bool deliveryComplete, ulong order,
         out fi_info* list)
     {
         list = null;
@@ -147,8 +179,8 @@ public sealed unsafe class FabricInfo : IDisposable
             hints->caps = Fi.FI_RMA | Fi.FI_WRITE | Fi.FI_REMOTE_WRITE | Fi.FI_READ | Fi.FI_REMOTE_READ;
             hints->tx_attr->msg_order = order;
             hints->rx_attr->msg_order = order;
-            hints->mode = 0; // no mode bits: rdma-cs passes plain contexts, not fi_context structures
-            hints->ep_attr->type = fi_ep_type.FI_EP_MSG;
+            hints->mode = SupportedModes;
+            hints->ep_attr->type = type;
             hints->domain_attr->mr_mode = SupportedMrMode;
             hints->domain_attr->threading = fi_threading.FI_THREAD_SAFE;
             hints->tx_attr->op_flags = deliveryComplete ? Fi.FI_DELIVERY_COMPLETE : 0;
