@@ -30,6 +30,15 @@ public sealed record EngineOptions
     /// <summary>Keep idle registrations while the budget allows, so later writes into them skip registration.</summary>
     public bool RegistrationCache { get; init; } = true;
 
+    /// <summary>
+    /// Threads that register and deregister. 1: the worker does it between its writes (enough where registering is cheap:
+    /// software fabrics, and NICs up to about 60 Gb/s). More: a pool of that many registers the next chunks ahead of
+    /// the worker and deregisters for it, so that registration keeps up with a faster link. 0 (the default): 1 on
+    /// software fabrics; on a NIC, what docs/hardware.md's model gives for the link speed the NIC reports
+    /// (<see cref="RegistrationModel.ThreadsFor(double)"/>), or 2 when it reports none.
+    /// </summary>
+    public int RegistrationThreads { get; init; }
+
     /// <summary>Most writes posted and not yet completed at once (the send queue depth the engine uses).</summary>
     public int MaxWritesInFlight { get; init; } = 64;
 
@@ -95,6 +104,10 @@ public sealed record EngineOptions
         if (MinZeroRangePages < 1)
         {
             throw new EngineConfigurationException($"the shortest zero range must be at least 1 page, not {MinZeroRangePages}");
+        }
+        if (RegistrationThreads is < 0 or > 64)
+        {
+            throw new EngineConfigurationException($"registering threads must be 1 to 64 (0: automatic), not {RegistrationThreads}");
         }
         if (MaxWritesInFlight < 1)
         {

@@ -20,9 +20,12 @@ public interface IFabric
     /// </summary>
     bool RegistrationPins { get; }
 
+    /// <summary>The link's rate the NIC reports, in bits per second; 0 when unknown (software fabrics, or a NIC that does not say).</summary>
+    double LinkBitsPerSecond { get; }
+
     /// <summary>
-    /// Bytes the fabric pins for itself, outside the engine's registrations, for as long as it lives: its fence buffer
-    /// on a NIC (a page). They come out of the budget before anything else.
+    /// Bytes the fabric pins for itself, outside the engine's registrations, for as long as it lives: on a NIC its fence
+    /// buffer (a page) and its endpoint's queues. They come out of the budget before anything else.
     /// </summary>
     long PinnedForItselfBytes { get; }
 
@@ -32,7 +35,8 @@ public interface IFabric
     /// </summary>
     bool OrdersWrites { get; }
 
-    /// <summary>Registers [address, address + length) for local reads by writes.</summary>
+    /// <summary>Registers [address, address + length) for local reads by writes. Registering threads may call it (and
+    /// <see cref="Deregister"/>) at the same time as each other and as the worker.</summary>
     FabricRegistration Register(nint address, long length);
 
     /// <summary>Releases a registration; no write from it may be in flight.</summary>

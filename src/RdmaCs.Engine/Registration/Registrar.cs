@@ -6,12 +6,13 @@ namespace RdmaCs.Registration;
 
 /// <summary>
 /// Registers (pins) and deregisters (unpins) runs of pages, keeps idle registrations in an LRU cache that
-/// the budget bounds, and answers "which live registration covers this page". Worker thread only.
+/// the budget bounds, and answers "which live registration covers this page". Worker thread only; with a
+/// <see cref="RegistrationPool"/>, the pool's threads register ahead of the worker and deregister for it.
 /// </summary>
 /// <remarks>
 /// Live registrations never overlap: mlock does not nest, so unlocking one of two overlapping ranges
-/// would silently unpin the other. Runs never cross a chunk (max-block-aligned) boundary, which keeps
-/// the per-chunk lists short.
+/// would silently unpin the other. A run the pool is registering or deregistering is live too, for that
+/// reason. Runs never cross a chunk (max-block-aligned) boundary, which keeps the per-chunk lists short.
 /// </remarks>
 internal sealed class Registrar
 {
@@ -25,10 +26,13 @@ internal sealed class Registrar
     private readonly EngineCounters _counters;
     private readonly List<RegisteredRun>?[][] _byChunk;       // [RAM block][chunk] → live registrations, by first page
     private readonly LinkedList<RegisteredRun> _idle = new(); // idle cached registrations, least recently used first
+    private readonly RegistrationPool? _pool;
+    private long _leavingBytes; // given to the pool to deregister, not yet collected: budget on its way back
 
     public Registrar(IFabric fabric, PinnedMemoryBudget budget, RamBlock[] ramBlocks, int pageSize, int pagesPerChunk,
-        bool lockMemory, bool cacheIdle, EngineCounters counters)
+        bool lockMemory, bool cacheIdle, EngineCounters counters, RegistrationPool? pool = null)
     {
+        _pool = pool;
         _fabric = fabric;
         _budget = budget;
         _ramBlocks = ramBlocks;
@@ -113,18 +117,80 @@ internal sealed class Registrar
         return Register(ramBlock, firstPage, pages);
     }
 
-    /// <summary>Evicts idle registrations, least recently used first, until <paramref name="bytes"/> fit; false if they cannot.</summary>
+    /// <summary>
+    /// Evicts idle registrations, least recently used first, until <paramref name="bytes"/> fit; false if they do not fit
+    /// now (with a pool, evicted bytes come back once the pool has unpinned them: counted as coming, not evicted twice).
+    /// </summary>
     private bool MakeRoom(long bytes)
     {
-        while (_budget.Available < bytes && _idle.First is not null)
+        while (_budget.Available + _leavingBytes < bytes && _idle.First is not null)
         {
             Evict(_idle.First.Value);
         }
         return _budget.Available >= bytes;
     }
 
+    /// <summary>
+    /// With a pool: has it register [<paramref name="firstPage"/>, + <paramref name="pages"/>) (which no live registration
+    /// may overlap) ahead of the worker, when the budget has room for it now or once idle registrations are evicted;
+    /// false when it has not. The run becomes an idle cached registration when it is done (see <see cref="CollectDone"/>).
+    /// </summary>
+    public bool TryRegisterAhead(int ramBlock, long firstPage, int pages)
+    {
+        long bytes = (long)pages * _pageSize;
+        if (_pool is null || !MakeRoom(bytes) || !_budget.TryReserve(bytes))
+        {
+            return false;
+        }
+        var run = new RegisteredRun(ramBlock, firstPage, pages, bytes, _ramBlocks[ramBlock].Address + (nint)(firstPage * _pageSize), _lockMemory)
+        {
+            State = RunState.Registering,
+        };
+        Insert(run);
+        _pool.Register(run);
+        return true;
+    }
+
+    /// <summary>Registrations the pool has under way or done and not collected (0 without a pool).</summary>
+    public int Outstanding => _pool?.Outstanding ?? 0;
+
+    /// <summary>
+    /// Takes in what the pool has done: registered runs become idle cached registrations (most recently used), deregistered
+    /// ones leave. Throws the first failure, after taking in everything.
+    /// </summary>
+    public void CollectDone()
+    {
+        Exception? first = null;
+        while (_pool is not null && _pool.TryTakeDone(out RegistrationPool.Done done))
+        {
+            RegisteredRun run = done.Run;
+            if (done.Deregistered)
+            {
+                Remove(run);
+                _leavingBytes -= run.Bytes;
+                _counters.Deregistered();
+            }
+            else if (done.Handle is { } handle)
+            {
+                run.Handle = handle;
+                run.State = RunState.Ready;
+                run.IdleNode = _idle.AddLast(run);
+                _counters.Registered(run.Bytes);
+            }
+            else
+            {
+                Remove(run); // the pool gave its budget back
+            }
+            first ??= done.Error;
+        }
+        if (first is not null)
+        {
+            throw first;
+        }
+    }
+
     /// <summary>The largest stretch of the chunk around [<paramref name="start"/>, <paramref name="end"/>) that no live registration covers.</summary>
-    private (long Start, long End) FreeSpan(int ramBlock, long start, long end)
+    public (long Start, long End) FreeSpan(int ramBlock, long start, long end)
     {
         long chunkStart = start / _pagesPerChunk * _pagesPerChunk;
         long chunkEnd = Math.Min(chunkStart + _pagesPerChunk, _ramBlocks[ramBlock].Length / _pageSize);
@@ -152,38 +218,52 @@ internal sealed class Registrar
         {
             return null;
         }
-
         nint address = _ramBlocks[ramBlock].Address + (nint)(firstPage * _pageSize);
         FabricRegistration handle;
         try
         {
-            if (_lockMemory)
-            {
-                MemoryLock.Lock(address, bytes);
-            }
-            try
-            {
-                handle = _fabric.Register(address, bytes);
-            }
-            catch
-            {
-                if (_lockMemory)
-                {
-                    MemoryLock.Unlock(address, bytes);
-                }
-                throw;
-            }
+            handle = Pin(_fabric, address, bytes, _lockMemory);
         }
         catch
         {
             _budget.Release(bytes);
             throw;
         }
-
-        var registration = new RegisteredRun(ramBlock, firstPage, pages, bytes, handle, _lockMemory);
+        var registration = new RegisteredRun(ramBlock, firstPage, pages, bytes, address, _lockMemory) { Handle = handle };
         Insert(registration);
         _counters.Registered(bytes);
         return registration;
+    }
+
+    /// <summary>Locks (when <paramref name="lockMemory"/>) and registers [address, + bytes); undoes the lock if registration fails. Any thread.</summary>
+    internal static FabricRegistration Pin(IFabric fabric, nint address, long bytes, bool lockMemory)
+    {
+        if (lockMemory)
+        {
+            MemoryLock.Lock(address, bytes);
+        }
+        try
+        {
+            return fabric.Register(address, bytes);
+        }
+        catch
+        {
+            if (lockMemory)
+            {
+                MemoryLock.Unlock(address, bytes);
+            }
+            throw;
+        }
+    }
+
+    /// <summary>Deregisters <paramref name="run"/> and unlocks it when it was locked. Any thread.</summary>
+    internal static void Unpin(IFabric fabric, RegisteredRun run)
+    {
+        fabric.Deregister(run.Handle);
+        if (run.Locked)
+        {
+            MemoryLock.Unlock(run.Address, run.Bytes);
+        }
     }
 
     /// <summary>A write from <paramref name="registration"/> is about to be posted.</summary>
@@ -221,6 +301,18 @@ internal sealed class Registrar
     public void DeregisterAll()
     {
         Exception? first = null;
+        if (_pool is not null)
+        {
+            _pool.WaitUntilIdle();
+            try
+            {
+                CollectDone();
+            }
+            catch (Exception e)
+            {
+                first = e;
+            }
+        }
         foreach (List<RegisteredRun>?[] chunks in _byChunk)
         {
             foreach (List<RegisteredRun>? list in chunks)
@@ -235,7 +327,7 @@ internal sealed class Registrar
                     }
                     try
                     {
-                        Deregister(registration);
+                        Deregister(registration, here: true);
                     }
                     catch (Exception e)
                     {
@@ -259,14 +351,18 @@ internal sealed class Registrar
         _counters.Evicted();
     }
 
-    private void Deregister(RegisteredRun registration)
+    /// <summary>Gives a registration up: on the pool when there is one (it stays live, leaving, until done), else <paramref name="here"/>.</summary>
+    private void Deregister(RegisteredRun registration, bool here = false)
     {
-        Remove(registration);
-        _fabric.Deregister(registration.Handle);
-        if (registration.Locked)
+        if (_pool is not null && !here)
         {
-            MemoryLock.Unlock(registration.Handle.Address, registration.Bytes);
+            registration.State = RunState.Leaving;
+            _leavingBytes += registration.Bytes;
+            _pool.Deregister(registration);
+            return;
         }
+        Remove(registration);
+        Unpin(_fabric, registration);
         _budget.Release(registration.Bytes);
         _counters.Deregistered();
     }

@@ -169,7 +169,7 @@ public sealed class DestinationServer : IDisposable
     private sealed unsafe class Session(DestinationServer server, ControlChannel control)
     {
         private ExposedWindows? _windows;
-        private long _reservedForFence; // taken from the budget for the fence target (on a NIC: it pins)
+        private long _reservedForItself; // taken from the budget for the fence target and the endpoint's queues (on a NIC: they pin)
         private FabricInfo? _info;
         private FabricDomain? _domain;
         private FabricListener? _listener;
@@ -217,20 +217,29 @@ public sealed class DestinationServer : IDisposable
                 _endpoint = _domain.OpenReliableDatagram(); // the source reaches it by its address, with the keys it is given
             }
             // The source's fence reads a few bytes back behind its writes: from this buffer, the only thing it may read.
-            // On a NIC its page is pinned, and comes out of the budget before any window.
-            _reservedForFence = _info.RegistrationPins ? FenceTargetBytes : 0;
-            if (!server._budget.TryReserve(_reservedForFence))
+            // On a NIC its page is pinned, as are the endpoint's queues: they come out of the budget before any window.
+            long reserved = _info.RegistrationPins ? FenceTargetBytes + _info.PinnedQueueBytes : 0;
+            WindowLayout layout;
+            try
             {
-                throw new FabricException($"the destination budget of {server._budget.Capacity} bytes has no room for the fence target's page");
+                layout = WindowLayout.For(server._budget.Capacity, reserved, server._pageSize);
             }
-            var layout = WindowLayout.For(server._budget.Capacity, _reservedForFence, server._pageSize);
+            catch (Configuration.EngineConfigurationException e)
+            {
+                throw new FabricException(e.Message, inner: e);
+            }
+            if (!server._budget.TryReserve(reserved))
+            {
+                throw new FabricException($"the destination budget of {server._budget.Capacity} bytes has no room for the {reserved} bytes the fabric pins for itself");
+            }
+            _reservedForItself = reserved;
             _fenceTarget = new AlignedBuffer(FenceTargetBytes);
             _fenceRegion = _domain.Register(_fenceTarget.Address, FenceTargetBytes, Fi.FI_REMOTE_READ, 1);
             var fenceKey = new RemoteKey(_fenceRegion.Key, _info.RemoteAddressIsVirtual ? (ulong)_fenceTarget.Address : 0);
             _windows = new ExposedWindows(_domain, _blocks, layout, server._budget, server._counters);
             server._log(EngineLogLevel.Info, $"serve: guest RAM exposed in {layout} on demand, within a budget of " +
                                              $"{Configuration.ByteSize.Format(server._budget.Capacity)}" +
-                                             (_reservedForFence > 0 ? $" ({_reservedForFence} bytes of it for the fence target)" : "") +
+                                             (_reservedForItself > 0 ? $" ({_reservedForItself} bytes of it for the fence target and the endpoint's queues)" : "") +
                                              $"; pinning by {(_info.RegistrationPins ? "the fabric" : "mlock")}");
             ulong nonce = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
             control.Send(new Accept(_info.Provider, _listener?.Port ?? 0, _info.MrMode, nonce, layout.WindowBytes, layout.Windows, fenceKey,
@@ -402,8 +411,8 @@ public sealed class DestinationServer : IDisposable
             _fenceRegion = null;
             _fenceTarget?.Dispose();
             _fenceTarget = null;
-            server._budget.Release(_reservedForFence);
-            _reservedForFence = 0;
+            server._budget.Release(_reservedForItself);
+            _reservedForItself = 0;
         }
 
         public void Release()

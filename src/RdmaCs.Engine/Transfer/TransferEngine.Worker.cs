@@ -76,6 +76,7 @@ public sealed partial class TransferEngine
             while (!_stopping)
             {
                 bool progress = ReapCompletions(completions) > 0;
+                _registrar.CollectDone();
                 StartSweepIfRequested();
                 PostOutcome outcome = PostWhileRoom(ref progress);
                 if (_sweeping && _sweepScanned && WritesInFlight == 0)
@@ -152,6 +153,10 @@ public sealed partial class TransferEngine
             return PostOutcome.NothingDesignated;
         }
 
+        if (candidate.Covering is { IsReady: false })
+        {
+            return PostOutcome.WaitingForOverlap; // the pool is registering (or deregistering) it: it wakes the worker when done
+        }
         int wanted = candidate.Pages;
         if (_zeroScan is not null)
         {
@@ -191,7 +196,45 @@ public sealed partial class TransferEngine
         int count = GatherRuns(candidate.RamBlock, registration, runs);
         PostWrite(registration, candidate.RamBlock, runs[..count]);
         _selector.Advance(candidate, (int)(runs[count - 1].EndPage - candidate.FirstPage));
+        RegisterAhead(candidate.RamBlock, registration.EndPage);
         return PostOutcome.Posted;
+    }
+
+    /// <summary>
+    /// With registering threads: has them register the next chunks that hold designated pages and no registration, from
+    /// <paramref name="page"/> on, so that the writes after this one find their registrations ready. At most two per
+    /// thread are under way at once; the budget they take is what the worker would take a moment later.
+    /// </summary>
+    private void RegisterAhead(int ramBlock, long page)
+    {
+        if (_pool is null)
+        {
+            return;
+        }
+        int block = ramBlock;
+        for (int looks = 0; _registrar.Outstanding < 2 * _pool.Threads && block < _bitmaps.Length && looks < 4 * _pool.Threads; looks++)
+        {
+            DesignationBitmap bitmap = _bitmaps[block];
+            long next = page < bitmap.PageCount ? bitmap.FindNext(page, bitmap.PageCount) : -1;
+            if (next < 0)
+            {
+                block++;
+                page = 0;
+                continue;
+            }
+            long chunkEnd = Math.Min((next / _options.PagesPerBlock + 1) * _options.PagesPerBlock, bitmap.PageCount);
+            page = chunkEnd;
+            if (_registrar.FindCovering(block, next) is not null)
+            {
+                continue;
+            }
+            // The whole free stretch of the chunk around it, as the worker would register it (see Registrar.TryRegister).
+            (long start, long end) = _registrar.FreeSpan(block, next, next + 1);
+            if (!_registrar.TryRegisterAhead(block, start, (int)(end - start)))
+            {
+                return; // no budget now: the worker's own registrations come first
+            }
+        }
     }
 
     /// <summary>
@@ -555,7 +598,7 @@ public sealed partial class TransferEngine
 
     private bool HasWork(int state)
     {
-        if (_fabric.HasCompletions)
+        if (_fabric.HasCompletions || _pool?.HasDone == true)
         {
             return true;
         }

@@ -30,6 +30,7 @@ public sealed partial class TransferEngine : IDisposable
     private readonly EngineCounters _counters = new();
     private readonly EngineLog _log;
     private readonly Registrar _registrar;
+    private readonly RegistrationPool? _pool; // RegistrationThreads > 1: registering and deregistering off the worker
     private readonly BlockSelector _selector;
     private readonly Thread _worker;
     private readonly object _flushLock = new();
@@ -54,7 +55,7 @@ public sealed partial class TransferEngine : IDisposable
         _pageShift = System.Numerics.BitOperations.Log2((uint)options.PageSize);
         _bitmaps = [.. _ramBlocks.Select(block => new DesignationBitmap(block.Length >> _pageShift))];
         _budget = new PinnedMemoryBudget(options.BudgetBytes);
-        // What the fabric pins for itself (its fence buffer, on a NIC) comes out of the budget first, for good.
+        // What the fabric pins for itself (on a NIC: its fence buffer and queues) comes out of the budget first, for good.
         if (fabric.PinnedForItselfBytes > options.BudgetBytes - options.PageSize)
         {
             throw new ArgumentException(
@@ -70,8 +71,10 @@ public sealed partial class TransferEngine : IDisposable
         }
         _log = log ?? ((_, _) => { });
         bool lockMemory = options.LockMemoryOnSoftwareFabrics && !fabric.RegistrationPins;
+        int registering = RegisteringThreads(options, fabric);
+        _pool = registering > 1 ? new RegistrationPool(registering, fabric, _budget, WakeWorker, _log) : null;
         _registrar = new Registrar(fabric, _budget, _ramBlocks, options.PageSize, options.PagesPerBlock,
-            lockMemory, options.RegistrationCache, _counters);
+            lockMemory, options.RegistrationCache, _counters, _pool);
         _selector = new BlockSelector(_bitmaps, _registrar, options.PagesPerBlock);
         _inFlight = new InFlightWrite[options.MaxWritesInFlight];
         _zeroScan = options.ZeroPagesAsRanges ? new ZeroPageScan(options.PageSize) : null;
@@ -81,13 +84,21 @@ public sealed partial class TransferEngine : IDisposable
         _log(EngineLogLevel.Info,
             $"engine: fabric {fabric.Name}, budget {ByteSize.Format(options.BudgetBytes)}, max block {ByteSize.Format(options.MaxBlockBytes)}, " +
             $"pinning by {(fabric.RegistrationPins ? "the fabric" : lockMemory ? "mlock" : "nobody (locking disabled)")}, " +
-            $"registration cache {(options.RegistrationCache ? "on" : "off")}, {_ramBlocks.Length} RAM block(s), " +
+            $"registration cache {(options.RegistrationCache ? "on" : "off")}, " +
+            $"{(_pool is null ? "registering on the worker" : $"{_pool.Threads} registering threads")}, {_ramBlocks.Length} RAM block(s), " +
             $"{ByteSize.FormatApproximate(_ramBlocks.Sum(b => b.Length))}");
 
         _worker = BackgroundThread.Start("rdmacs-selector", RunWorker, _log);
     }
 
     public int PageSize => _options.PageSize;
+
+    /// <summary>The threads that register: as configured, or (0) 1 on software fabrics and what the NIC's link needs on a NIC.</summary>
+    private static int RegisteringThreads(EngineOptions options, IFabric fabric) =>
+        options.RegistrationThreads > 0 ? options.RegistrationThreads
+        : !fabric.RegistrationPins ? 1
+        : fabric.LinkBitsPerSecond > 0 ? RegistrationModel.ThreadsFor(fabric.LinkBitsPerSecond)
+        : 2;
 
     public IReadOnlyList<RamBlock> RamBlocks => _ramBlocks;
 
@@ -267,6 +278,7 @@ public sealed partial class TransferEngine : IDisposable
         _stopping = true;
         WakeWorker();
         _worker.Join();
+        _pool?.Dispose(); // idle: the worker collected everything before it ended
         _fabric.SetCompletionCallback(null);
         _wake.Dispose();
     }

@@ -54,6 +54,9 @@ public sealed unsafe class FabricInfo : IDisposable
     /// <summary>The largest message, and so RMA, one operation may carry (the endpoint may say less: see FabricEndpoint.MaxRmaBytes).</summary>
     public long MaxMessageBytes => (long)Math.Min(_list->ep_attr->max_msg_size, long.MaxValue);
 
+    /// <summary>The link rate the NIC reports (<c>nic->link_attr->speed</c>), in bits per second; 0 when it reports none.</summary>
+    public double LinkBitsPerSecond => _list->nic != null && _list->nic->link_attr != null ? _list->nic->link_attr->speed : 0;
+
     /// <summary>How many bytes of a registration key the provider keeps (keys chosen by the application must fit).</summary>
     public int KeyBytes => (int)Math.Clamp(_list->domain_attr->mr_key_size, 1, 8);
     /// <summary>Remote addresses are virtual addresses of the target (verbs); otherwise offsets from the registration (tcp).</summary>
@@ -70,6 +73,27 @@ public sealed unsafe class FabricInfo : IDisposable
     /// whose registrations are only a table of ranges. A utility provider's core decides ("tcp;ofi_rxm": tcp).
     /// </summary>
     public bool RegistrationPins => !SoftwareProviders.Contains(Provider.Split(';')[0]);
+
+    /// <summary>
+    /// What one endpoint's queues pin on a NIC (0 on software providers), estimated, since no provider reports it: the
+    /// send, receive and completion queues hold 64-byte entries as mlx5 lays them out (a write is one 64-byte basic block,
+    /// a completion one 64-byte CQE), each queue rounded up to whole pages, plus a page of doorbell records. The kernel
+    /// pins these buffers when the queues are created and charges them to <c>RLIMIT_MEMLOCK</c> like registrations.
+    /// </summary>
+    public long PinnedQueueBytes
+    {
+        get
+        {
+            if (!RegistrationPins)
+            {
+                return 0;
+            }
+            const long Entry = 64, Page = 4096;
+            static long Pages(ulong entries) => ((long)entries * Entry + Page - 1) / Page * Page;
+            ulong transmit = _list->tx_attr->size, receive = _list->rx_attr->size;
+            return Pages(transmit) + Pages(receive) + Pages(Math.Max(transmit, 64)) + Page;
+        }
+    }
 
     /// <summary>True when writes complete only once the data is in the target's memory.</summary>
     public bool DeliveryComplete { get; private set; }

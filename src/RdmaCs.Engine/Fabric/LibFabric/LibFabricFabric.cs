@@ -108,6 +108,8 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
 
     public int MaxWriteSegments { get; }
 
+    public double LinkBitsPerSecond => _domain.Info.LinkBitsPerSecond;
+
     public long RemoteWindowBytes => _windows?.Layout.WindowBytes ?? 0;
 
     /// <summary>Half the windows the destination allows, at most 8: the rest hold what is being written now.</summary>
@@ -122,8 +124,11 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
     public void WindowGranted(WindowGrant grant) =>
         (_windows ?? throw new ProtocolException("the destination granted a window, but exposes whole RAM blocks")).Granted(grant);
 
-    /// <summary>The fence buffer's page, registered for the fence reads: pinned where registration pins.</summary>
-    public long PinnedForItselfBytes => RegistrationPins ? FenceBufferBytes : 0;
+    /// <summary>
+    /// Where registration pins: the fence buffer's page, registered for the fence reads, and the endpoint's queues (an
+    /// estimate: <see cref="FabricInfo.PinnedQueueBytes"/>).
+    /// </summary>
+    public long PinnedForItselfBytes => RegistrationPins ? FenceBufferBytes + _domain.Info.PinnedQueueBytes : 0;
 
     private const int FenceBufferBytes = 4096;
 

@@ -114,6 +114,8 @@ public sealed unsafe class MemoryFabric : IFabric, IDisposable
 
     public int MaxWriteSegments => _options.MaxWriteSegments;
 
+    public double LinkBitsPerSecond => 0;
+
     /// <summary>The destination is in this process, exposed whole.</summary>
     public long RemoteWindowBytes => 0;
 
