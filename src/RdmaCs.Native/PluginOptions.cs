@@ -5,7 +5,7 @@ namespace RdmaCs.Native;
 
 /// <summary>
 /// The plugin's options, from the ABI's one string: <c>budget=64M,max-block=2M,provider=auto,token=SECRET,
-/// control-port=N,timeout-ms=N,verify=off,fabric=libfabric</c>. Unknown keys and bad values are errors.
+/// control-port=N,timeout-ms=N,verify=off,fabric=libfabric,registration-threads=N</c>. Unknown keys and bad values are errors.
 /// </summary>
 internal sealed record PluginOptions
 {
@@ -16,6 +16,9 @@ internal sealed record PluginOptions
     public int? ControlPort { get; init; }
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
     public bool Verify { get; init; }
+
+    /// <summary>Threads that register (EngineOptions.RegistrationThreads); 0: automatic, from the NIC's link speed.</summary>
+    public int RegistrationThreads { get; init; }
 
     /// <summary>"libfabric" (the real path) or "memory": an in-process loopback for measuring the ABI and engine alone.</summary>
     public string Fabric { get; init; } = "libfabric";
@@ -41,9 +44,10 @@ internal sealed record PluginOptions
                 "control-port" => options with { ControlPort = Number(key, value, 1, 65535) },
                 "timeout-ms" => options with { Timeout = TimeSpan.FromMilliseconds(Number(key, value, 1, int.MaxValue)) },
                 "verify" => options with { Verify = value is "on" or "1" or "true" ? true : value is "off" or "0" or "false" ? false : throw Bad(key, value, "on or off") },
+                "registration-threads" => options with { RegistrationThreads = Number(key, value, 0, 64) },
                 "fabric" => options with { Fabric = value is "libfabric" or "memory" ? value : throw Bad(key, value, "libfabric or memory") },
                 _ => throw new EngineConfigurationException(
-                    $"unknown option '{key}' (known: budget, max-block, provider, token, control-port, timeout-ms, verify, fabric)"),
+                    $"unknown option '{key}' (known: budget, max-block, provider, token, control-port, timeout-ms, verify, fabric, registration-threads)"),
             };
         }
         return options;
@@ -57,6 +61,7 @@ internal sealed record PluginOptions
             BudgetBytes = BudgetBytes,
             MaxBlockBytes = MaxBlockBytes ?? Configuration.EngineOptions.DefaultMaxBlockFor(BudgetBytes),
             PageSize = pageSize,
+            RegistrationThreads = RegistrationThreads,
         };
         engine.Validate();
         return engine;

@@ -28,8 +28,9 @@ public sealed class DestinationBudgetTests
         using var source = new RdmacsProcess("send", "--to", $"127.0.0.1:{server.Port}", "--size", "256M", "--budget", "32M",
             "--rounds", "4", "--dirty-rate", "20000", "--token", ServeProcess.Token, "--provider", provider);
 
-        Assert.Equal(0, source.WaitForExit(TimeSpan.FromMinutes(3)));
+        int exit = source.WaitForExit(TimeSpan.FromMinutes(3));
         JsonNode session = server.NextSession();
+        Assert.True(exit == 0, $"rdmacs send exited with {exit}:\n{source.Transcript}\nserve:\n{server.Process.Transcript}");
         locked.Dispose();
 
         Assert.True((bool)session["verified"]!, source.Transcript);

@@ -17,6 +17,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(QemuBenchCommand());
         bench.Subcommands.Add(LibvirtBenchCommand());
         bench.Subcommands.Add(SoakBenchCommand());
+        bench.Subcommands.Add(ModelBenchCommand.Create());
         return bench;
     }
 

@@ -145,6 +145,10 @@ public sealed class SourceSession : IDisposable
         {
             throw PeerFailure();
         }
+        catch (AggregateException e) when (e.InnerException is EngineFailedException failure)
+        {
+            throw RootCause(failure);
+        }
         catch (AggregateException e) when (e.InnerException is not null)
         {
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerException);
@@ -171,7 +175,30 @@ public sealed class SourceSession : IDisposable
         {
             throw PeerFailure();
         }
+        catch (EngineFailedException failure)
+        {
+            throw RootCause(failure);
+        }
     }
+
+    /// <summary>
+    /// What to report for the engine's failure: the destination's own reason when it gave one. A destination that
+    /// fails (a window it cannot lock, say) sends its reason and hangs up, and the engine may trip over the hang-up (a
+    /// refused send, an aborted wait) before the control thread has read the reason: it is given a moment to arrive.
+    /// </summary>
+    private Exception RootCause(EngineFailedException failure)
+    {
+        try
+        {
+            _peerGone.Token.WaitHandle.WaitOne(PeerReasonGrace);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        return _peerFailure is PeerReportedException ? PeerFailure() : failure;
+    }
+
+    private static readonly TimeSpan PeerReasonGrace = TimeSpan.FromSeconds(1);
 
     /// <summary>Tells the destination that round <paramref name="sequence"/> is complete, and waits for its acknowledgement.</summary>
     public void Fence(long sequence)

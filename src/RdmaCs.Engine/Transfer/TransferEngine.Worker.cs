@@ -96,7 +96,9 @@ public sealed partial class TransferEngine
         catch (Exception e)
         {
             _failure = e;
-            _log(EngineLogLevel.Error, $"engine: failed: {e.Message}");
+            // A warning: whoever waits on the engine reports the failure, with its cause when it knows better (the
+            // destination's own reason for hanging up); the host takes its first error line as the migration's error.
+            _log(EngineLogLevel.Warning, $"engine: failed: {e.Message}");
             FailFlushes(Failed(e));
         }
         finally

@@ -564,15 +564,17 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
         {
             while (!_stopping)
             {
+                if (_zeroFenceDue)
+                {
+                    // Before the idle check: the queue that was full may have emptied in one go, and nothing else
+                    // would post the fence the batch waits for.
+                    PostDueZeroFence();
+                }
                 if (Interlocked.Read(ref _writesInFlight) == 0)
                 {
                     _writesPosted.Wait(TimeSpan.FromMilliseconds(50));
                     _writesPosted.Reset();
                     continue;
-                }
-                if (_zeroFenceDue)
-                {
-                    PostDueZeroFence();
                 }
                 int count = _endpoint.ReadCompletions(completions);
                 if (count == 0)
