@@ -27,12 +27,14 @@ internal sealed class Registrar
     private readonly List<RegisteredRun>?[][] _byChunk;       // [RAM block][chunk] → live registrations, by first page
     private readonly LinkedList<RegisteredRun> _idle = new(); // idle cached registrations, least recently used first
     private readonly RegistrationPool? _pool;
+    private readonly Func<RegisteredRun, bool>? _stillNeeded;
     private long _leavingBytes; // given to the pool to deregister, not yet collected: budget on its way back
 
     public Registrar(IFabric fabric, PinnedMemoryBudget budget, RamBlock[] ramBlocks, int pageSize, int pagesPerChunk,
-        bool lockMemory, bool cacheIdle, EngineCounters counters, RegistrationPool? pool = null)
+        bool lockMemory, bool cacheIdle, EngineCounters counters, RegistrationPool? pool = null, Func<RegisteredRun, bool>? stillNeeded = null)
     {
         _pool = pool;
+        _stillNeeded = stillNeeded;
         _fabric = fabric;
         _budget = budget;
         _ramBlocks = ramBlocks;
@@ -125,9 +127,30 @@ internal sealed class Registrar
     {
         while (_budget.Available + _leavingBytes < bytes && _idle.First is not null)
         {
-            Evict(_idle.First.Value);
+            Evict(Victim());
         }
         return _budget.Available >= bytes;
+    }
+
+    /// <summary>How many of the least recently used idle registrations are looked at for one nothing waits to be written from.</summary>
+    private const int VictimsSearched = 16;
+
+    /// <summary>
+    /// The idle registration to give up: the least recently used one that no designated page waits in (one registered
+    /// ahead and not written from yet, or one whose pages were dirtied again, is about to be used), else the least
+    /// recently used one.
+    /// </summary>
+    private RegisteredRun Victim()
+    {
+        int searched = 0;
+        for (LinkedListNode<RegisteredRun>? node = _idle.First; node is not null && searched < VictimsSearched; node = node.Next, searched++)
+        {
+            if (_stillNeeded?.Invoke(node.Value) != true)
+            {
+                return node.Value;
+            }
+        }
+        return _idle.First!.Value;
     }
 
     /// <summary>

@@ -20,7 +20,9 @@ internal sealed class RegistrationPool : IDisposable
     private readonly IFabric _fabric;
     private readonly PinnedMemoryBudget _budget;
     private readonly Action _wakeWorker;
-    private readonly BlockingCollection<(RegisteredRun Run, bool Register)> _jobs = new();
+    // Deregistrations first: each gives budget back, which the next registration is waiting for.
+    private readonly BlockingCollection<RegisteredRun> _deregistrations = new();
+    private readonly BlockingCollection<RegisteredRun> _registrations = new();
     private readonly ConcurrentQueue<Done> _done = new();
     private readonly Thread[] _threads;
     private int _outstanding; // jobs given and not yet taken back by the worker
@@ -70,25 +72,38 @@ internal sealed class RegistrationPool : IDisposable
 
     public void Dispose()
     {
-        _jobs.CompleteAdding();
+        _deregistrations.CompleteAdding();
+        _registrations.CompleteAdding();
         foreach (Thread thread in _threads)
         {
             thread.Join();
         }
-        _jobs.Dispose();
+        _deregistrations.Dispose();
+        _registrations.Dispose();
     }
 
     private void Give(RegisteredRun run, bool register)
     {
         Interlocked.Increment(ref _outstanding);
-        _jobs.Add((run, register));
+        (register ? _registrations : _deregistrations).Add(run);
     }
 
     private void Work()
     {
-        foreach ((RegisteredRun run, bool register) in _jobs.GetConsumingEnumerable())
+        BlockingCollection<RegisteredRun>[] queues = [_deregistrations, _registrations]; // TakeFromAny tries them in order
+        while (true)
         {
-            _done.Enqueue(register ? RegisterOne(run) : DeregisterOne(run));
+            RegisteredRun run;
+            int queue;
+            try
+            {
+                queue = BlockingCollection<RegisteredRun>.TakeFromAny(queues, out run!);
+            }
+            catch (ArgumentException)
+            {
+                return; // both completed and empty: the pool is being disposed
+            }
+            _done.Enqueue(queue == 1 ? RegisterOne(run) : DeregisterOne(run));
             _wakeWorker();
         }
     }

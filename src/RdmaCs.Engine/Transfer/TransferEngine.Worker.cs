@@ -77,6 +77,7 @@ public sealed partial class TransferEngine
             {
                 bool progress = ReapCompletions(completions) > 0;
                 _registrar.CollectDone();
+                RegisterAhead(); // budget a deregistration gave back goes to the next registration at once
                 StartSweepIfRequested();
                 PostOutcome outcome = PostWhileRoom(ref progress);
                 if (_sweeping && _sweepScanned && WritesInFlight == 0)
@@ -198,22 +199,25 @@ public sealed partial class TransferEngine
         int count = GatherRuns(candidate.RamBlock, registration, runs);
         PostWrite(registration, candidate.RamBlock, runs[..count]);
         _selector.Advance(candidate, (int)(runs[count - 1].EndPage - candidate.FirstPage));
-        RegisterAhead(candidate.RamBlock, registration.EndPage);
+        _aheadFrom = (candidate.RamBlock, registration.EndPage);
+        RegisterAhead();
         return PostOutcome.Posted;
     }
 
+    private (int Block, long Page) _aheadFrom; // where the chunks to register ahead are looked for: after the last write's
+
     /// <summary>
-    /// With registering threads: has them register the next chunks that hold designated pages and no registration, from
-    /// <paramref name="page"/> on, so that the writes after this one find their registrations ready. At most two per
-    /// thread are under way at once; the budget they take is what the worker would take a moment later.
+    /// With registering threads: has them register the next chunks that hold designated pages and no registration, after
+    /// the last write's registration, so that the writes after it find their registrations ready. At most two per thread
+    /// are under way at once; the budget they take is what the worker would take a moment later.
     /// </summary>
-    private void RegisterAhead(int ramBlock, long page)
+    private void RegisterAhead()
     {
         if (_pool is null)
         {
             return;
         }
-        int block = ramBlock;
+        (int block, long page) = _aheadFrom;
         for (int looks = 0; _registrar.Outstanding < 2 * _pool.Threads && block < _bitmaps.Length && looks < 4 * _pool.Threads; looks++)
         {
             DesignationBitmap bitmap = _bitmaps[block];
@@ -229,6 +233,16 @@ public sealed partial class TransferEngine
             if (_registrar.FindCovering(block, next) is not null)
             {
                 continue;
+            }
+            if (_zeroScan is not null)
+            {
+                // Pages that will go as a zero range need no registration (and pinning never-touched ones allocates them).
+                int run = LeadingRun(block, next, bitmap.CountRun(next, (int)(chunkEnd - next)), out bool zero);
+                if (zero)
+                {
+                    page = next + run;
+                    continue;
+                }
             }
             // The whole free stretch of the chunk around it, as the worker would register it (see Registrar.TryRegister).
             (long start, long end) = _registrar.FreeSpan(block, next, next + 1);

@@ -74,7 +74,8 @@ public sealed partial class TransferEngine : IDisposable
         int registering = RegisteringThreads(options, fabric);
         _pool = registering > 1 ? new RegistrationPool(registering, fabric, _budget, WakeWorker, _log) : null;
         _registrar = new Registrar(fabric, _budget, _ramBlocks, options.PageSize, options.PagesPerBlock,
-            lockMemory, options.RegistrationCache, _counters, _pool);
+            lockMemory, options.RegistrationCache, _counters, _pool,
+            stillNeeded: run => _bitmaps[run.RamBlock].FindNext(run.FirstPage, run.EndPage) >= 0);
         _selector = new BlockSelector(_bitmaps, _registrar, options.PagesPerBlock);
         _inFlight = new InFlightWrite[options.MaxWritesInFlight];
         _zeroScan = options.ZeroPagesAsRanges ? new ZeroPageScan(options.PageSize) : null;

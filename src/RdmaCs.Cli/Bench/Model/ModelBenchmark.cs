@@ -30,7 +30,7 @@ internal static class ModelBenchmark
 
     /// <summary>One point of the grid: what the engine reached against the simulated NIC, and what the model predicted.</summary>
     private sealed record Point(double LinkBitsPerSecond, long BudgetBytes, long BlockBytes, int Threads, double SimulatedBytesPerSecond,
-        PipelineModel.Prediction Prediction, double SimulatedSeconds, double Error)
+        PipelineModel.Prediction Prediction, double SimulatedSeconds, double Error, long RegisteredBytes, long Registrations)
     {
         public double LinkFraction(SimulatedHardware hardware) => SimulatedBytesPerSecond / (LinkBitsPerSecond / 8);
     }
@@ -92,10 +92,15 @@ internal static class ModelBenchmark
                 ["bound"] = p.Prediction.Bound,
                 ["link_fraction"] = Report.Round(p.LinkFraction(hardware)),
                 ["error"] = Report.Round(p.Error),
+                ["registrations"] = p.Registrations,
+                ["registered_bytes"] = p.RegisteredBytes,
             })]),
             ["max_prediction_error"] = Report.Round(maxError),
             ["link_fraction_100g_64m"] = Report.Round(reference.LinkFraction(hardware)),
             ["link_fraction_100g_64m_one_thread"] = Report.Round(alone.LinkFraction(hardware)),
+            ["one_thread_registered_bytes"] = alone.RegisteredBytes,
+            ["one_thread_simulated_ms"] = Report.Round(alone.SimulatedSeconds * 1000),
+            ["one_thread_predicted_ms"] = Report.Round(alone.Prediction.Seconds * 1000),
             ["predicted_link_fraction_100g_64m_one_thread"] = Report.Round(alone.Prediction.BytesPerSecond / (100e9 / 8)),
             ["targets"] = new JsonObject { ["max_prediction_error"] = 0.15, ["link_fraction_100g_64m"] = 0.9 },
         };
@@ -130,17 +135,19 @@ internal static class ModelBenchmark
         using var memory = new AlignedBuffer(region, zeroed: false);
         using var fabric = new SimulatedFabric(hardware, slowdown);
         TimeSpan elapsed;
+        RdmaCs.Statistics.EngineStatistics statistics;
         using (var engine = new TransferEngine(options, fabric, [new RamBlock("ram0", memory.Address, region)]))
         {
             Stopwatch clock = Stopwatch.StartNew();
             engine.DesignateRange(0, 0, region);
             engine.Flush(1, FlushTimeout);
             elapsed = clock.Elapsed;
+            statistics = engine.Statistics;
         }
         double seconds = elapsed.TotalSeconds / slowdown;
         PipelineModel.Prediction prediction = PipelineModel.Predict(hardware, region, budgetBytes, blockBytes, threads, options.MaxWritesInFlight);
         return new Point(hardware.LinkBitsPerSecond, budgetBytes, blockBytes, threads, region / seconds, prediction, seconds,
-            Math.Abs(seconds - prediction.Seconds) / prediction.Seconds);
+            Math.Abs(seconds - prediction.Seconds) / prediction.Seconds, statistics.RegisteredBytes, statistics.Registrations);
     }
 
     private static void Progress(Settings settings, string message) => Console.Error.WriteLine($"rdmacs bench model: {message}");

@@ -17,7 +17,7 @@ internal sealed record SimulatedHardware(double LinkBitsPerSecond, TimeSpan Writ
 /// <paramref name="slowdown"/> times slower than the hardware's, so that the waits are long enough for the operating
 /// system to keep (milliseconds, not microseconds); the benchmark divides measured times by it again.
 /// </summary>
-internal sealed class SimulatedFabric : IFabric, IDisposable
+internal sealed partial class SimulatedFabric : IFabric, IDisposable
 {
     private readonly SimulatedHardware _hardware;
     private readonly double _slowdown;
@@ -54,12 +54,12 @@ internal sealed class SimulatedFabric : IFabric, IDisposable
 
     public FabricRegistration Register(nint address, long length)
     {
-        Wait(Ticks(_hardware.RegistrationPerMiB.TotalSeconds * length / (1 << 20)));
+        Sleep(Ticks(_hardware.RegistrationPerMiB.TotalSeconds * length / (1 << 20)));
         return new FabricRegistration(address, length, (ulong)Interlocked.Increment(ref _nextKey));
     }
 
     public void Deregister(FabricRegistration registration) =>
-        Wait(Ticks(_hardware.DeregistrationPerMiB.TotalSeconds * registration.Length / (1 << 20)));
+        Sleep(Ticks(_hardware.DeregistrationPerMiB.TotalSeconds * registration.Length / (1 << 20)));
 
     public void PostWrite(FabricRegistration source, ReadOnlySpan<WriteSegment> segments, int ramBlock, ulong context)
     {
@@ -121,9 +121,38 @@ internal sealed class SimulatedFabric : IFabric, IDisposable
         }
     }
 
-    private static void Wait(long ticks) => WaitUntil(Stopwatch.GetTimestamp() + ticks);
+    /// <summary>
+    /// A registering thread's cost: slept, not spun, so that several registering threads do not take the two cores the
+    /// worker and the completions need. <c>nanosleep</c>, not Thread.Sleep, which drops what is below a millisecond; the
+    /// kernel oversleeps by its timer slack (50 µs), a few percent of a slowed-down registration.
+    /// </summary>
+    private static void Sleep(long ticks)
+    {
+        if (ticks <= 0)
+        {
+            return;
+        }
+        long nanoseconds = (long)(ticks * (1e9 / Stopwatch.Frequency));
+        var requested = new TimeSpec { Seconds = nanoseconds / 1_000_000_000, Nanoseconds = nanoseconds % 1_000_000_000 };
+        // Two variables: the marshaller clears an out argument before the call, which would clear the request too.
+        while (nanosleep(requested, out TimeSpec remaining) != 0 && System.Runtime.InteropServices.Marshal.GetLastPInvokeError() == Eintr)
+        {
+            requested = remaining;
+        }
+    }
 
-    /// <summary>Sleeps most of the way, then yields until the moment: the OS keeps milliseconds, not microseconds.</summary>
+    private const int Eintr = 4;
+
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true)]
+    private static partial int nanosleep(in TimeSpec requested, out TimeSpec remaining);
+
+    /// <summary>The link's clock: sleeps most of the way, then yields until the moment (the OS keeps milliseconds, not microseconds).</summary>
     internal static void WaitUntil(long timestamp)
     {
         while (true)
