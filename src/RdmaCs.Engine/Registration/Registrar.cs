@@ -108,9 +108,12 @@ internal sealed class Registrar
         int requested = pages;
         long bytes = (long)pages * _pageSize;
         MakeRoom(bytes);
-        if (_budget.Available < bytes)
+        // Read once: registering threads give budget back at any moment, and a second read could let the run grow past
+        // its chunk (it must only shrink to what fits).
+        long available = _budget.Available;
+        if (available < bytes)
         {
-            pages = (int)(_budget.Available / _pageSize);
+            pages = (int)(available / _pageSize);
         }
         if (pages < Math.Clamp(minimumPages, 1, requested))
         {
