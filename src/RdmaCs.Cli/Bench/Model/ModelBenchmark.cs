@@ -40,7 +40,7 @@ internal static class ModelBenchmark
         Progress(settings, "calibrating: mlock/munlock and the tcp provider's fi_mr_reg on this machine...");
         RegistrationCalibration calibration = RegistrationCalibration.Measure(256L << 20, 2L << 20);
         SimulatedHardware hardware = settings.MeasuredRegistration
-            ? settings.Hardware with { RegistrationPerMiB = calibration.LockPerMiB, DeregistrationPerMiB = calibration.UnlockPerMiB }
+            ? settings.Hardware with { RegistrationPerMiB = calibration.ResidentLockPerMiB, DeregistrationPerMiB = calibration.UnlockPerMiB }
             : settings.Hardware;
 
         (double Link, long Budget, long Block)[] plan = settings.Grid
@@ -75,7 +75,7 @@ internal static class ModelBenchmark
                 ["write_latency_us"] = Report.Round(hardware.WriteLatency.TotalMicroseconds),
                 ["registration_us_per_mib"] = Report.Round(hardware.RegistrationPerMiB.TotalMicroseconds),
                 ["deregistration_us_per_mib"] = Report.Round(hardware.DeregistrationPerMiB.TotalMicroseconds),
-                ["registration_source"] = settings.MeasuredRegistration ? "measured here (mlock/munlock)" : "given (published NIC figures by default)",
+                ["registration_source"] = settings.MeasuredRegistration ? "measured here (mlock of resident memory, munlock)" : "given (published NIC figures by default)",
             },
             ["calibration"] = calibration.ToJson(),
             ["registration_threads"] = new JsonObject(GridLinks.Select(link =>

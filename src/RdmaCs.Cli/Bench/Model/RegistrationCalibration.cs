@@ -8,11 +8,13 @@ using RdmaCs.Memory;
 namespace RdmaCs.Cli.Bench.Model;
 
 /// <summary>
-/// What pinning costs on this machine, per MiB: <c>mlock</c> (faulting in and pinning the pages: the kernel's share of a
-/// NIC registration), <c>munlock</c>, and the tcp provider's <c>fi_mr_reg</c> and close (a table entry: no pinning). A NIC
-/// adds mapping the pages into its translation tables to the first.
+/// What pinning costs on this machine, per MiB: <c>mlock</c> of memory never touched (faulting in and pinning the pages)
+/// and of memory already resident (pinning alone: the kernel's share of a NIC registration of guest RAM in use),
+/// <c>munlock</c>, and the tcp provider's <c>fi_mr_reg</c> and close (a table entry: no pinning). A NIC adds mapping the
+/// pages into its translation tables.
 /// </summary>
-internal sealed record RegistrationCalibration(TimeSpan LockPerMiB, TimeSpan UnlockPerMiB, TimeSpan TcpRegisterPerMiB, TimeSpan TcpDeregisterPerMiB)
+internal sealed record RegistrationCalibration(TimeSpan LockPerMiB, TimeSpan UnlockPerMiB, TimeSpan TcpRegisterPerMiB, TimeSpan TcpDeregisterPerMiB,
+    TimeSpan ResidentLockPerMiB)
 {
     /// <summary>Measures over a fresh <paramref name="regionBytes"/> region (never touched before: as guest RAM the first time) in blocks.</summary>
     public static RegistrationCalibration Measure(long regionBytes, long blockBytes)
@@ -48,12 +50,25 @@ internal sealed record RegistrationCalibration(TimeSpan LockPerMiB, TimeSpan Unl
             MemoryLock.Unlock(region.Address + (nint)(i * blockBytes), blockBytes);
         }
         TimeSpan unlocked = clock.Elapsed;
-        return new RegistrationCalibration(PerMiB(locked), PerMiB(unlocked), PerMiB(registered), PerMiB(deregistered));
+
+        // Again, now that the pages are there: what pinning costs for memory already in use (most of a guest's RAM).
+        clock.Restart();
+        for (long i = 0; i < blocks; i++)
+        {
+            MemoryLock.Lock(region.Address + (nint)(i * blockBytes), blockBytes);
+        }
+        TimeSpan relocked = clock.Elapsed;
+        for (long i = 0; i < blocks; i++)
+        {
+            MemoryLock.Unlock(region.Address + (nint)(i * blockBytes), blockBytes);
+        }
+        return new RegistrationCalibration(PerMiB(locked), PerMiB(unlocked), PerMiB(registered), PerMiB(deregistered), PerMiB(relocked));
     }
 
     public JsonObject ToJson() => new()
     {
         ["mlock_us_per_mib"] = Report.Round(LockPerMiB.TotalMicroseconds),
+        ["mlock_resident_us_per_mib"] = Report.Round(ResidentLockPerMiB.TotalMicroseconds),
         ["munlock_us_per_mib"] = Report.Round(UnlockPerMiB.TotalMicroseconds),
         ["tcp_fi_mr_reg_us_per_mib"] = Report.Round(TcpRegisterPerMiB.TotalMicroseconds),
         ["tcp_fi_mr_close_us_per_mib"] = Report.Round(TcpDeregisterPerMiB.TotalMicroseconds),
