@@ -29,17 +29,17 @@ internal static class ModelBenchCommand
         command.SetAction(parse =>
         {
             string? error = null;
+            // 'measured': both costs come from this machine's mlock/munlock, after the calibration.
             bool measured = parse.GetValue(registration) == "measured";
+            TimeSpan registerCost = default, deregisterCost = default;
             if (!ModelUnits.TryParseRate(parse.GetValue(link)!, out double bits, out error) ||
                 !ModelUnits.TryParseTime(parse.GetValue(latency)!, out TimeSpan writeLatency, out error) ||
-                (!measured && !ModelUnits.TryParseCostPerMiB(parse.GetValue(registration)!, out _, out error)) ||
-                (!measured && !ModelUnits.TryParseCostPerMiB(parse.GetValue(deregistration)!, out _, out error)))
+                (!measured && (!ModelUnits.TryParseCostPerMiB(parse.GetValue(registration)!, out registerCost, out error) ||
+                               !ModelUnits.TryParseCostPerMiB(parse.GetValue(deregistration)!, out deregisterCost, out error))))
             {
                 Console.Error.WriteLine($"rdmacs bench model: {error}");
                 return 2;
             }
-            ModelUnits.TryParseCostPerMiB(parse.GetValue(registration)!, out TimeSpan registerCost, out _);
-            ModelUnits.TryParseCostPerMiB(parse.GetValue(deregistration)!, out TimeSpan deregisterCost, out _);
             if (block.Get(parse) > budget.Get(parse) || block.Get(parse) % 4096 != 0)
             {
                 Console.Error.WriteLine("rdmacs bench model: --block must be whole pages and no larger than --budget");

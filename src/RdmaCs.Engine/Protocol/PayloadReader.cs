@@ -25,14 +25,10 @@ internal ref struct PayloadReader(ReadOnlySpan<byte> payload, MessageType type)
     /// <summary>A UTF-8 string of at most <paramref name="maxBytes"/> bytes, prefixed by its 16-bit length.</summary>
     public string String(string field, int maxBytes)
     {
-        int length = UInt16(field + " length");
-        if (length > maxBytes)
-        {
-            throw new ProtocolException($"{type}: {field} is {length} bytes long; at most {maxBytes} are allowed");
-        }
+        ReadOnlySpan<byte> bytes = Prefixed(field, maxBytes);
         try
         {
-            return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(Take(length, field));
+            return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes);
         }
         catch (DecoderFallbackException)
         {
@@ -41,14 +37,17 @@ internal ref struct PayloadReader(ReadOnlySpan<byte> payload, MessageType type)
     }
 
     /// <summary>Bytes of at most <paramref name="maxBytes"/>, prefixed by their 16-bit length.</summary>
-    public byte[] Bytes(string field, int maxBytes)
+    public byte[] Bytes(string field, int maxBytes) => Prefixed(field, maxBytes).ToArray();
+
+    /// <summary>What <see cref="String"/> and <see cref="Bytes"/> read: a 16-bit length, then that many bytes.</summary>
+    private ReadOnlySpan<byte> Prefixed(string field, int maxBytes)
     {
         int length = UInt16(field + " length");
         if (length > maxBytes)
         {
             throw new ProtocolException($"{type}: {field} is {length} bytes long; at most {maxBytes} are allowed");
         }
-        return Take(length, field).ToArray();
+        return Take(length, field);
     }
 
     /// <summary>A count that must lie in [<paramref name="min"/>, <paramref name="max"/>].</summary>
@@ -94,17 +93,7 @@ internal sealed class PayloadWriter
     public PayloadWriter UInt64(ulong value) => Put(stackalloc byte[8], span => BinaryPrimitives.WriteUInt64LittleEndian(span, value));
     public PayloadWriter Boolean(bool value) => Put(stackalloc byte[1], span => span[0] = value ? (byte)1 : (byte)0);
 
-    public PayloadWriter String(string value)
-    {
-        byte[] bytes = Encoding.UTF8.GetBytes(value);
-        if (bytes.Length > ushort.MaxValue)
-        {
-            throw new ArgumentException("string too long for the protocol", nameof(value));
-        }
-        UInt16((ushort)bytes.Length);
-        _bytes.Write(bytes);
-        return this;
-    }
+    public PayloadWriter String(string value) => Bytes(Encoding.UTF8.GetBytes(value));
 
     /// <summary>Bytes, prefixed by their 16-bit length.</summary>
     public PayloadWriter Bytes(ReadOnlySpan<byte> value)

@@ -28,8 +28,6 @@ internal sealed class ExposedWindows(FabricDomain domain, IReadOnlyList<RamBlock
     /// <summary>Keys below are the destination's own (the fence target).</summary>
     public const ulong FirstKey = 16;
 
-    public int Count => _exposed.Count;
-
     /// <summary>Registers <paramref name="window"/> for remote writes; a window that does not exist, or one too many, is the source's error.</summary>
     public RemoteKey Expose(WindowId window)
     {

@@ -220,14 +220,11 @@ public sealed partial class TransferEngine
         (int block, long page) = _aheadFrom;
         for (int looks = 0; _registrar.Outstanding < 2 * _pool.Threads && block < _bitmaps.Length && looks < 4 * _pool.Threads; looks++)
         {
-            DesignationBitmap bitmap = _bitmaps[block];
-            long next = page < bitmap.PageCount ? bitmap.FindNext(page, bitmap.PageCount) : -1;
-            if (next < 0)
+            if (!NextDesignated(ref block, ref page, out long next))
             {
-                block++;
-                page = 0;
                 continue;
             }
+            DesignationBitmap bitmap = _bitmaps[block];
             long chunkEnd = Math.Min((next / _options.PagesPerBlock + 1) * _options.PagesPerBlock, bitmap.PageCount);
             page = chunkEnd;
             if (_registrar.FindCovering(block, next) is not null)
@@ -370,6 +367,24 @@ public sealed partial class TransferEngine
     }
 
     /// <summary>
+    /// One step of a walk forward over designated pages, across RAM blocks (registering ahead, naming windows ahead): the
+    /// first designated page at or after <paramref name="page"/> of <paramref name="block"/>, or, when that block has none
+    /// left, false and the start of the next block.
+    /// </summary>
+    private bool NextDesignated(ref int block, ref long page, out long next)
+    {
+        DesignationBitmap bitmap = _bitmaps[block];
+        next = page < bitmap.PageCount ? bitmap.FindNext(page, bitmap.PageCount) : -1;
+        if (next >= 0)
+        {
+            return true;
+        }
+        block++;
+        page = 0;
+        return false;
+    }
+
+    /// <summary>
     /// When a write enters a new destination window, names the next windows that hold designated data to the fabric, so
     /// that the destination registers them while this one is written. Runs that would go as zero ranges need no window
     /// (and registering one would make the destination allocate its pages), so they are skipped, up to a few looks.
@@ -387,14 +402,11 @@ public sealed partial class TransferEngine
         long page = (offset / windowBytes + 1) * windowBytes >> _pageShift;
         for (int named = 0, looks = 0; named < wanted && looks < 4 * wanted && block < _bitmaps.Length; looks++)
         {
-            DesignationBitmap bitmap = _bitmaps[block];
-            long next = page < bitmap.PageCount ? bitmap.FindNext(page, bitmap.PageCount) : -1;
-            if (next < 0)
+            if (!NextDesignated(ref block, ref page, out long next))
             {
-                block++;
-                page = 0;
                 continue;
             }
+            DesignationBitmap bitmap = _bitmaps[block];
             int run = bitmap.CountRun(next, (int)Math.Min(bitmap.PageCount - next, windowBytes >> _pageShift));
             bool zero = false;
             if (_zeroScan is not null)

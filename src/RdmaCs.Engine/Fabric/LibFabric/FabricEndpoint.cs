@@ -23,7 +23,7 @@ public sealed unsafe partial class FabricEndpoint : IDisposable
             fid_ep* ep;
             FabricCall.Check(Fi.fi_endpoint(domain.Domain, info, &ep, null), "fi_endpoint");
             _ep = ep;
-            _contexts = (info->mode & (Fi.FI_CONTEXT | Fi.FI_CONTEXT2)) != 0 ? new OperationContexts() : null;
+            _contexts = FabricInfo.NeedsContextStructures(info) ? new OperationContexts() : null;
             // A file descriptor as the wait object (where the provider offers one): polling it tells a progress thread
             // whether a socket of the endpoint holds data it has not read yet (see HasInput).
             var attributes = new fi_cq_attr

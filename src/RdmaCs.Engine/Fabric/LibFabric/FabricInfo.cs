@@ -49,7 +49,7 @@ public sealed unsafe class FabricInfo : IDisposable
     public bool Connected => EndpointType == fi_ep_type.FI_EP_MSG;
 
     /// <summary>True when each operation's context must point at a <c>struct fi_context2</c> the provider may write (FI_CONTEXT, FI_CONTEXT2).</summary>
-    public bool NeedsContextStructures => (_list->mode & SupportedModes) != 0;
+    internal static bool NeedsContextStructures(fi_info* info) => (info->mode & SupportedModes) != 0;
 
     /// <summary>The largest message, and so RMA, one operation may carry (the endpoint may say less: see FabricEndpoint.MaxRmaBytes).</summary>
     public long MaxMessageBytes => (long)Math.Min(_list->ep_attr->max_msg_size, long.MaxValue);

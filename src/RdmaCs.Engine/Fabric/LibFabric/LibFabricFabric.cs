@@ -27,8 +27,11 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
     /// <summary>The completion context of a fence read; engine contexts are small slot numbers.</summary>
     private const ulong FenceContext = ulong.MaxValue;
 
-    /// <summary>The completion context of the fence read that goes before a batch of zero ranges.</summary>
-    private const ulong ZeroFenceContext = ulong.MaxValue - 1;
+    /// <summary>
+    /// The completion context of the fence read before a batch of messages that must follow delivery (zero ranges, window
+    /// swaps).
+    /// </summary>
+    private const ulong DeliveryFenceContext = ulong.MaxValue - 1;
 
     private readonly FabricDomain _domain;
     private readonly FabricEndpoint _endpoint;
@@ -56,10 +59,10 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
     private readonly ConcurrentDictionary<long, ulong> _zeroRanges = new(); // zero ranges waiting for their acknowledgement: id → the engine's context
     private long _nextZeroId;
     private long _lastZeroIdSent;             // ids are sent in ascending order: none above this was
-    private readonly object _zeroLock = new();
-    private List<ControlMessage> _unfenced = [];   // posted since the delivery fence in flight was posted (guarded by _zeroLock)
-    private List<ControlMessage>? _fenced;         // behind the delivery fence in flight; null when none is (guarded by _zeroLock)
-    private bool _zeroFenceDue;                    // progress thread: _fenced waits for its fence to be posted (the queue was full)
+    private readonly object _deliveryLock = new();
+    private List<ControlMessage> _unfenced = [];   // posted since the delivery fence in flight was posted (guarded by _deliveryLock)
+    private List<ControlMessage>? _fenced;         // behind the delivery fence in flight; null when none is (guarded by _deliveryLock)
+    private bool _deliveryFenceDue;                    // progress thread: _fenced waits for its fence to be posted (the queue was full)
 
 
     /// <summary>
@@ -116,9 +119,6 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
     public int PrefetchWindows => _windows is null ? 0 : Math.Clamp(_windows.Layout.Windows / 2, 0, 8);
 
     public void Prefetch(int ramBlock, long remoteOffset) => _windows?.Prefetch(ramBlock, remoteOffset);
-
-    /// <summary>Windows the destination registered for this side so far (0 without windows).</summary>
-    public long WindowsGranted => _windows?.Requests ?? 0;
 
     /// <summary>Control pump: the destination granted a window.</summary>
     public void WindowGranted(WindowGrant grant) =>
@@ -229,7 +229,7 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
     /// </summary>
     private void SendAfterDelivery(IReadOnlyList<ControlMessage> messages)
     {
-        lock (_zeroLock)
+        lock (_deliveryLock)
         {
             _unfenced.AddRange(messages);
             if (_fenced is not null)
@@ -240,11 +240,11 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
         }
         try
         {
-            PostFenceRead(ZeroFenceContext, SendQueueTimeout);
+            PostFenceRead(DeliveryFenceContext, SendQueueTimeout);
         }
         catch
         {
-            lock (_zeroLock)
+            lock (_deliveryLock)
             {
                 _fenced = null;
             }
@@ -252,7 +252,7 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
         }
     }
 
-    /// <summary>Moves the unfenced messages behind a fence about to be posted. Under <see cref="_zeroLock"/>.</summary>
+    /// <summary>Moves the unfenced messages behind a fence about to be posted. Under <see cref="_deliveryLock"/>.</summary>
     private List<ControlMessage> TakeUnfenced()
     {
         List<ControlMessage> batch = _unfenced;
@@ -326,17 +326,17 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
     /// The fence read behind a batch of messages completed (progress thread): send the batch, or fail it; then post the
     /// fence for the messages that came meanwhile.
     /// </summary>
-    private void ZeroFenceCompleted(FabricCompletion fence)
+    private void DeliveryFenceCompleted(FabricCompletion fence)
     {
         List<ControlMessage> batch;
-        lock (_zeroLock)
+        lock (_deliveryLock)
         {
             batch = _fenced!;
             _fenced = null;
         }
         SendOrFail(batch, fence.Succeeded ? null : new FabricException($"the fence read before zero ranges or window releases failed: {fence.Message}", fence.Error));
 
-        lock (_zeroLock)
+        lock (_deliveryLock)
         {
             // The worker may have posted a fence for them meanwhile (it found none in flight): that one's completion
             // sends them, and any that come after.
@@ -346,25 +346,25 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
             }
             TakeUnfenced();
         }
-        _zeroFenceDue = true;
-        PostDueZeroFence();
+        _deliveryFenceDue = true;
+        PostDueDeliveryFence();
     }
 
     /// <summary>Progress thread: posts the fence a batch of messages waits for, once the send queue has room.</summary>
-    private void PostDueZeroFence()
+    private void PostDueDeliveryFence()
     {
         try
         {
-            if (TryPostZeroFence())
+            if (TryPostDeliveryFence())
             {
-                _zeroFenceDue = false;
+                _deliveryFenceDue = false;
             }
         }
         catch (Exception e)
         {
-            _zeroFenceDue = false;
+            _deliveryFenceDue = false;
             List<ControlMessage> stranded;
-            lock (_zeroLock)
+            lock (_deliveryLock)
             {
                 stranded = [.. _fenced ?? [], .. _unfenced]; // nothing will fence these
                 _fenced = null;
@@ -478,12 +478,12 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
     private void PostFenceRead(ulong context, TimeSpan timeout) => Post(FenceRead(context), timeout);
 
     /// <summary>
-    /// Progress thread: posts the fence of zero ranges if the send queue has room now. It must not wait for room as
+    /// Progress thread: posts the delivery fence a batch waits for if the send queue has room now. It must not wait for room as
     /// <see cref="Post"/> does: only this thread makes room. False: the queue is full; try again after reaping.
     /// </summary>
-    private bool TryPostZeroFence()
+    private bool TryPostDeliveryFence()
     {
-        Func<bool> tryRead = FenceRead(ZeroFenceContext);
+        Func<bool> tryRead = FenceRead(DeliveryFenceContext);
         Interlocked.Increment(ref _writesInFlight);
         bool posted = false;
         try
@@ -564,11 +564,11 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
         {
             while (!_stopping)
             {
-                if (_zeroFenceDue)
+                if (_deliveryFenceDue)
                 {
                     // Before the idle check: the queue that was full may have emptied in one go, and nothing else
                     // would post the fence the batch waits for.
-                    PostDueZeroFence();
+                    PostDueDeliveryFence();
                 }
                 if (Interlocked.Read(ref _writesInFlight) == 0)
                 {
@@ -591,9 +591,9 @@ public sealed unsafe class LibFabricFabric : IFabric, IDisposable
                         _fenceDone.Release();
                         continue;
                     }
-                    if (completions[i].Context == ZeroFenceContext)
+                    if (completions[i].Context == DeliveryFenceContext)
                     {
-                        ZeroFenceCompleted(completions[i]);
+                        DeliveryFenceCompleted(completions[i]);
                         continue;
                     }
                     _windows?.Completed(completions[i].Context);

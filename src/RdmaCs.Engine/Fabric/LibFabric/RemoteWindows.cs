@@ -36,9 +36,6 @@ internal sealed class RemoteWindows(WindowLayout layout, IReadOnlyList<RemoteBlo
 
     public WindowLayout Layout => layout;
 
-    /// <summary>Windows asked for (ahead of need or not) and granted so far: how often the destination registered.</summary>
-    public long Requests { get; private set; }
-
     /// <summary>Worker: the engine will soon write at <paramref name="offset"/>; ask for its window now if that evicts nothing it still needs.</summary>
     public void Prefetch(int block, long offset)
     {
@@ -165,7 +162,6 @@ internal sealed class RemoteWindows(WindowLayout layout, IReadOnlyList<RemoteBlo
                 throw new ProtocolException($"the destination granted window {grant.Window.Index} of RAM block {grant.Window.Block}, which was not asked for");
             }
             window.Key = grant.Key;
-            Requests++;
             Monitor.PulseAll(_lock);
         }
     }
