@@ -16,10 +16,6 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
-
 #define RDMA_CS_ABI_MAJOR 1u
 #define RDMA_CS_ABI_MINOR 2u
 #define RDMA_CS_ABI_VERSION ((RDMA_CS_ABI_MAJOR << 16) | RDMA_CS_ABI_MINOR)
@@ -195,7 +191,4 @@ rdma_cs_plugin_query_func(uint32_t version);
 const struct rdma_cs_plugin_ops *
 rdma_cs_plugin_query(uint32_t qemu_abi_version);
 
-#ifdef __cplusplus
-}
-#endif
 #endif /* RDMA_CS_PLUGIN_H */

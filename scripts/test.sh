@@ -10,13 +10,13 @@ scripts/setup.sh
 echo "== native: the engine (NativeAOT), the shim, the C tests and the test guest"
 scripts/build-native.sh
 
-echo "== QEMU 7.2 with qemu-patches/ (about 8 minutes on a fresh machine)"
+echo "== QEMU 7.2 with qemu-patches/ and QEMU's qtests (about 7 minutes on a fresh machine)"
 scripts/build-qemu.sh >/dev/null
 
 echo "== the Linux test guest's kernel, from Debian's linux-image-amd64 (downloaded once, not installed)"
 scripts/fetch-linux-kernel.sh
 
-echo "== libvirt 9.0 with libvirt-patches/ (about 4 minutes on a fresh machine)"
+echo "== libvirt 9.0 with libvirt-patches/ and libvirt's unit tests (about 7 minutes on a fresh machine)"
 scripts/build-libvirt.sh >/dev/null
 
 echo "== .NET tests (engine, bindings, serve/send processes, QEMU migrations, virsh migrations between libvirt hosts)"
@@ -24,6 +24,9 @@ dotnet test Plugin.sln -c Release --nologo -v quiet --logger "console;verbosity=
 
 echo "== C hosts playing QEMU against the plugin (ctest)"
 ctest --test-dir build/cmake --output-on-failure --timeout 300   # a hang fails in minutes, not at CI's limit
+
+echo "== the upstream suites: QEMU's migration-test with the rdma-cs cases, libvirt's unit tests our series touches"
+scripts/test-upstream.sh
 
 echo "== the main job, small: a QEMU guest migrated over rdma-cs and tcp:, memory verified"
 ./rdmacs demo --json --memory 256M --budget 16M > build/demo-smoke.json

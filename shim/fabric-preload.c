@@ -12,13 +12,16 @@
  * Why the signals: libpsm2's constructor installs a backtrace printer for SIGINT, SIGILL, SIGABRT, SIGBUS, SIGSEGV
  * and SIGTERM. In QEMU that took SIGTERM from QEMU's orderly shutdown and SIGSEGV from the .NET runtime and the host.
  * Every handler the loading replaced is put back; the engine's own loading (FabricLibrary.cs) waits for this one
- * first, so the two never interleave.
+ * first, so the two never interleave. Only handlers of code that came with libfabric are put back: the host may set
+ * its own while this thread loads (QEMU did, when its first aio_poll loaded the plugin before its signal setup), and
+ * putting back the snapshot then would silently undo the host's (QEMU then died of SIGTERM instead of shutting down).
  */
 #define _GNU_SOURCE
 #include "fabric-preload.h"
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -59,6 +62,40 @@ static void warm_up_providers(void *fabric)
     freeinfo(hints);
 }
 
+/* Whether a handler is code of an object loaded with libfabric (not there before its dlopen). */
+static int came_with_libfabric(const struct sigaction *action, const char *const *loaded_before, size_t count)
+{
+    Dl_info where;
+    if (action->sa_handler == SIG_DFL || action->sa_handler == SIG_IGN || !dladdr((void *)action->sa_handler, &where)) {
+        return 0;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (loaded_before[i] != NULL && where.dli_fname != NULL && strcmp(loaded_before[i], where.dli_fname) == 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* dl_iterate_phdr callback: notes the file name of each object loaded now. */
+struct object_names {
+    const char *names[512];
+    size_t count;
+};
+
+static int note_name(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    struct object_names *objects = data;
+    if (objects->count < sizeof(objects->names) / sizeof(objects->names[0])) {
+        Dl_info where;
+        /* the main program's dlpi_name is "": dladdr names it as the handlers' lookups will */
+        objects->names[objects->count++] = dladdr((void *)(info->dlpi_addr + info->dlpi_phdr[0].p_vaddr), &where) ? where.dli_fname
+                                                                                                              : info->dlpi_name;
+    }
+    return 0;
+}
+
 static void *preload(void *unused)
 {
     (void)unused;
@@ -66,11 +103,14 @@ static void *preload(void *unused)
     for (size_t i = 0; i < GUARDED_COUNT; i++) {
         sigaction(guarded_signals[i], NULL, &before[i]);
     }
+    static struct object_names loaded_before; /* one preload per process */
+    dl_iterate_phdr(note_name, &loaded_before);
     /* Never closed: the engine uses it for the life of the process. */
     void *fabric = dlopen(FABRIC_LIBRARY, RTLD_NOW | RTLD_LOCAL);
     for (size_t i = 0; i < GUARDED_COUNT; i++) {
         struct sigaction now;
-        if (sigaction(guarded_signals[i], NULL, &now) == 0 && now.sa_handler != before[i].sa_handler) {
+        if (sigaction(guarded_signals[i], NULL, &now) == 0 && now.sa_handler != before[i].sa_handler &&
+            came_with_libfabric(&now, loaded_before.names, loaded_before.count)) {
             sigaction(guarded_signals[i], &before[i], NULL);
         }
     }

@@ -89,7 +89,7 @@ internal static class QemuBuild
         }
         if (!File.Exists(LibvirtPaths.Daemon) || !File.Exists(LibvirtPaths.Virsh))
         {
-            Console.Error.WriteLine($"rdmacs {command}: building the patched libvirt (scripts/build-libvirt.sh, about 4 minutes the first time)...");
+            Console.Error.WriteLine($"rdmacs {command}: building the patched libvirt (scripts/build-libvirt.sh, about 7 minutes the first time)...");
             return RunScript("build-libvirt.sh");
         }
         return true;

@@ -8,26 +8,26 @@ namespace RdmaCs.Bindings.Plugin;
 
 public static partial class RdmaCsAbi
 {
-    /// <summary>From rdma-cs-plugin.h:23.</summary>
+    /// <summary>From rdma-cs-plugin.h:19.</summary>
     public const uint RDMA_CS_ABI_MAJOR = 0x1U;
-    /// <summary>From rdma-cs-plugin.h:24.</summary>
+    /// <summary>From rdma-cs-plugin.h:20.</summary>
     public const uint RDMA_CS_ABI_MINOR = 0x2U;
-    /// <summary>From rdma-cs-plugin.h:25.</summary>
+    /// <summary>From rdma-cs-plugin.h:21.</summary>
     public const uint RDMA_CS_ABI_VERSION = 0x10002U;
-    /// <summary>From rdma-cs-plugin.h:34.</summary>
-    public const int RDMA_CS_AGAIN = 2;
-    /// <summary>From rdma-cs-plugin.h:63.</summary>
-    public const uint RDMA_CS_BLOCK_F_FILE = 0x2U;
-    /// <summary>From rdma-cs-plugin.h:64.</summary>
-    public const uint RDMA_CS_BLOCK_F_HUGETLB = 0x4U;
-    /// <summary>From rdma-cs-plugin.h:65.</summary>
-    public const uint RDMA_CS_BLOCK_F_PRIVATE_ANON = 0x8U;
-    /// <summary>From rdma-cs-plugin.h:62.</summary>
-    public const uint RDMA_CS_BLOCK_F_SHARED = 0x1U;
-    /// <summary>From rdma-cs-plugin.h:33.</summary>
-    public const int RDMA_CS_DECLINE = 1;
     /// <summary>From rdma-cs-plugin.h:30.</summary>
+    public const int RDMA_CS_AGAIN = 2;
+    /// <summary>From rdma-cs-plugin.h:59.</summary>
+    public const uint RDMA_CS_BLOCK_F_FILE = 0x2U;
+    /// <summary>From rdma-cs-plugin.h:60.</summary>
+    public const uint RDMA_CS_BLOCK_F_HUGETLB = 0x4U;
+    /// <summary>From rdma-cs-plugin.h:61.</summary>
+    public const uint RDMA_CS_BLOCK_F_PRIVATE_ANON = 0x8U;
+    /// <summary>From rdma-cs-plugin.h:58.</summary>
+    public const uint RDMA_CS_BLOCK_F_SHARED = 0x1U;
+    /// <summary>From rdma-cs-plugin.h:29.</summary>
+    public const int RDMA_CS_DECLINE = 1;
+    /// <summary>From rdma-cs-plugin.h:26.</summary>
     public const uint RDMA_CS_MAX_BLOB = 0x1000U;
-    /// <summary>From rdma-cs-plugin.h:32.</summary>
+    /// <summary>From rdma-cs-plugin.h:28.</summary>
     public const int RDMA_CS_OK = 0;
 }

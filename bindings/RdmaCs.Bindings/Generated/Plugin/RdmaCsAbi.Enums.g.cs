@@ -6,7 +6,7 @@
 
 namespace RdmaCs.Bindings.Plugin;
 
-/// <summary><c>enum rdma_cs_log_level</c>, from rdma-cs-plugin.h:47.</summary>
+/// <summary><c>enum rdma_cs_log_level</c>, from rdma-cs-plugin.h:43.</summary>
 public enum rdma_cs_log_level : uint
 {
     RDMA_CS_LOG_ERROR = 0,
@@ -15,7 +15,7 @@ public enum rdma_cs_log_level : uint
     RDMA_CS_LOG_DEBUG = 3,
 }
 
-/// <summary><c>enum rdma_cs_phase</c>, from rdma-cs-plugin.h:41.</summary>
+/// <summary><c>enum rdma_cs_phase</c>, from rdma-cs-plugin.h:37.</summary>
 public enum rdma_cs_phase : uint
 {
     RDMA_CS_PHASE_SETUP = 0,
@@ -23,7 +23,7 @@ public enum rdma_cs_phase : uint
     RDMA_CS_PHASE_FINISH = 3,
 }
 
-/// <summary><c>enum rdma_cs_role</c>, from rdma-cs-plugin.h:36.</summary>
+/// <summary><c>enum rdma_cs_role</c>, from rdma-cs-plugin.h:32.</summary>
 public enum rdma_cs_role : uint
 {
     RDMA_CS_ROLE_SOURCE = 1,

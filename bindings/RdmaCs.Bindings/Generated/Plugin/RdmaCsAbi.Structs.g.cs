@@ -10,7 +10,7 @@ using RdmaCs.Bindings;
 
 namespace RdmaCs.Bindings.Plugin;
 
-/// <summary><c>struct rdma_cs_block</c>, from rdma-cs-plugin.h:68.</summary>
+/// <summary><c>struct rdma_cs_block</c>, from rdma-cs-plugin.h:64.</summary>
 [CName("struct rdma_cs_block")]
 [StructLayout(LayoutKind.Explicit, Size = 56)]
 public unsafe partial struct rdma_cs_block
@@ -25,7 +25,7 @@ public unsafe partial struct rdma_cs_block
     [FieldOffset(52)] public uint flags;
 }
 
-/// <summary><c>struct rdma_cs_config</c>, from rdma-cs-plugin.h:93.</summary>
+/// <summary><c>struct rdma_cs_config</c>, from rdma-cs-plugin.h:89.</summary>
 [CName("struct rdma_cs_config")]
 [StructLayout(LayoutKind.Explicit, Size = 40)]
 public unsafe partial struct rdma_cs_config
@@ -38,7 +38,7 @@ public unsafe partial struct rdma_cs_config
     [FieldOffset(32)] public ulong target_page_size;
 }
 
-/// <summary><c>struct rdma_cs_host_api</c>, from rdma-cs-plugin.h:80.</summary>
+/// <summary><c>struct rdma_cs_host_api</c>, from rdma-cs-plugin.h:76.</summary>
 [CName("struct rdma_cs_host_api")]
 [StructLayout(LayoutKind.Explicit, Size = 32)]
 public unsafe partial struct rdma_cs_host_api
@@ -50,7 +50,7 @@ public unsafe partial struct rdma_cs_host_api
     [FieldOffset(24)] public delegate* unmanaged<void*, int> should_abort;
 }
 
-/// <summary><c>struct rdma_cs_plugin_ops</c>, from rdma-cs-plugin.h:130.</summary>
+/// <summary><c>struct rdma_cs_plugin_ops</c>, from rdma-cs-plugin.h:126.</summary>
 [CName("struct rdma_cs_plugin_ops")]
 [StructLayout(LayoutKind.Explicit, Size = 120)]
 public unsafe partial struct rdma_cs_plugin_ops
@@ -73,7 +73,7 @@ public unsafe partial struct rdma_cs_plugin_ops
     [FieldOffset(112)] public delegate* unmanaged<void*, rdma_cs_stats*, int> get_stats;
 }
 
-/// <summary><c>struct rdma_cs_stats</c>, from rdma-cs-plugin.h:108.</summary>
+/// <summary><c>struct rdma_cs_stats</c>, from rdma-cs-plugin.h:104.</summary>
 [CName("struct rdma_cs_stats")]
 [StructLayout(LayoutKind.Explicit, Size = 136)]
 public unsafe partial struct rdma_cs_stats
