@@ -59,7 +59,7 @@ public sealed partial class QemuMachine : IDisposable
         _process.BeginOutputReadLine();
         try
         {
-            Qmp = QmpClient.Connect(QmpPath, TimeSpan.FromSeconds(30), () => _process.HasExited ? $"QEMU exited: {LogText}" : null);
+            Qmp = QmpClient.Connect(QmpPath, TimeSpan.FromSeconds(30), () => _process.HasExited ? $"QEMU exited (status {_process.ExitCode}): {LogText}" : null);
             Monitor = new GuestMonitor(Qmp, _folder, memoryBytes);
         }
         catch

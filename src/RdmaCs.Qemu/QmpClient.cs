@@ -10,6 +10,7 @@ public sealed class QmpClient : IDisposable
     private readonly Socket _socket;
     private readonly StreamReader _reader;
     private readonly StreamWriter _writer;
+    private Func<string?>? _gone;
 
     private QmpClient(Socket socket)
     {
@@ -29,7 +30,7 @@ public sealed class QmpClient : IDisposable
             try
             {
                 socket.Connect(new UnixDomainSocketEndPoint(path));
-                var client = new QmpClient(socket);
+                var client = new QmpClient(socket) { _gone = gone };
                 client._reader.ReadLine(); // greeting
                 client.Execute("qmp_capabilities", outOfBand ? new() { ["enable"] = new JsonArray("oob") } : null);
                 return client;
@@ -51,8 +52,30 @@ public sealed class QmpClient : IDisposable
     {
         lock (_writer)
         {
-            return ExecuteLocked(command, arguments);
+            try
+            {
+                return ExecuteLocked(command, arguments);
+            }
+            catch (IOException e) when (WhyGone() is { } reason)
+            {
+                // A broken connection is QEMU exiting: say how, with its log, rather than only that the socket broke.
+                throw new IOException($"QMP broke during {command}: {reason}", e);
+            }
         }
+    }
+
+    /// <summary>Why QEMU is gone (its exit and log), once it has exited; waits a moment for the exit to be seen.</summary>
+    private string? WhyGone()
+    {
+        for (int i = 0; i < 20 && _gone is not null; i++)
+        {
+            if (_gone() is { } reason)
+            {
+                return reason;
+            }
+            Thread.Sleep(50);
+        }
+        return null;
     }
 
     private JsonNode? ExecuteLocked(string command, JsonObject? arguments)
